@@ -1,0 +1,364 @@
+//! The one WebAssembly boundary: every export, the memory contract, and the framing both sides use.
+//!
+//! # Memory contract
+//! The module imports nothing and exports its linear memory as `memory`. It owns two buffers:
+//! - **input**: the host calls `input_reserve(len)`, which returns a pointer to at least `len` writable bytes, writes
+//!   its request there, then calls an entry point with the request's length. The pointer stays valid until the next
+//!   `input_reserve` (a reserve may grow memory, so hosts aliasing memory re-fetch their view after it).
+//! - **output**: each entry point writes its answer to the output buffer; `output_ptr()` and `output_len()` locate it
+//!   until the next entry-point call.
+//!
+//! # Exports
+//! | export                            | returns                                                                   |
+//! |-----------------------------------|---------------------------------------------------------------------------|
+//! | `abi_version() -> u32`            | [`ABI_VERSION`]; a host refuses a kernel whose version it does not know   |
+//! | `state_size() -> u32`             | bytes of state per key ([`crate::state::STATE_SIZE`])                     |
+//! | `input_reserve(len) -> ptr`       | the input buffer, at least `len` bytes                                    |
+//! | `output_ptr() -> ptr`, `output_len() -> u32` | the last answer                                                |
+//! | `kernel_info() -> i32`            | 0; output = JSON `{"abiVersion","stateSize","stateVersion","kernelVersion","detectors","configKeys"}` |
+//! | `configure(len) -> i32`           | 0; input = config JSON (see [`crate::config`]); output = the effective config JSON |
+//! | `parse_batch(count, len) -> i32`  | `count`; input = `count` records, output = `count` parse results           |
+//! | `detect_batch(count, len) -> i32` | `count`; input = `count` detect items, output = `count` detect results     |
+//!
+//! A negative return is an error: [`ERR_NOT_CONFIGURED`], [`ERR_FRAMING`], [`ERR_CONFIG`]; the output then holds the
+//! message as UTF-8. Bad *records* are never errors of the call: they are results (dead letters) inside the batch.
+//!
+//! # Framing (little-endian; `bytes` = u32 length + bytes)
+//! - record: `bytes` (the raw event).
+//! - parse result: `u8 0, bytes key, bytes event` for an event, or `u8 1, bytes dead_letter_json`.
+//! - detect item: `bytes state` (empty for a new key), `bytes event` (as parse returned it).
+//! - detect result: `u8 0, u8 flags, f64 score (NaN in warm-up), bytes new_state, bytes verdict_json` — the verdict
+//!   is empty unless the event is an anomaly or the config says `emit = all`; flags: [`FLAG_ANOMALY`],
+//!   [`FLAG_WARMUP`], [`FLAG_LABELED`], [`FLAG_LABEL_POSITIVE`] — or `u8 1, bytes dead_letter_json` when the key's
+//!   state cannot be used (the host keeps the old state).
+//!
+//! Items within one `detect_batch` are independent: a host must not put two events of the same key in one batch
+//! (the second would not see the first's state).
+
+use crate::config::{Config, Emit, KEYS};
+use crate::detector::{self, Detector};
+use crate::event::{self, Event};
+use crate::state::{STATE_SIZE, STATE_VERSION};
+use crate::verdict::DeadLetter;
+use crate::wire::{Reader, put_sized};
+
+/// The version of this contract. Bump on any change a host could notice.
+pub const ABI_VERSION: u32 = 1;
+
+/// `configure` was not called (or failed) before a batch.
+pub const ERR_NOT_CONFIGURED: i32 = -1;
+/// The request's framing does not match its declared count and length.
+pub const ERR_FRAMING: i32 = -2;
+/// The configuration was refused; the output names the key.
+pub const ERR_CONFIG: i32 = -3;
+
+pub const TAG_OK: u8 = 0;
+pub const TAG_DEAD_LETTER: u8 = 1;
+
+pub const FLAG_ANOMALY: u8 = 1;
+pub const FLAG_WARMUP: u8 = 2;
+pub const FLAG_LABELED: u8 = 4;
+pub const FLAG_LABEL_POSITIVE: u8 = 8;
+
+/// The kernel behind the exports: configuration plus the two buffers. Native hosts and tests drive it directly.
+#[derive(Default)]
+pub struct Kernel {
+    detector: Option<Detector>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl Kernel {
+    pub fn new() -> Kernel {
+        Kernel::default()
+    }
+
+    /// The input buffer, grown to at least `len` bytes.
+    pub fn input_reserve(&mut self, len: usize) -> &mut [u8] {
+        if self.input.len() < len {
+            self.input.resize(len, 0);
+        }
+        &mut self.input[..]
+    }
+
+    /// The last answer.
+    pub fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// The current configuration, once `configure` succeeded.
+    pub fn config(&self) -> Option<&Config> {
+        self.detector.as_ref().map(Detector::config)
+    }
+
+    fn fail(&mut self, code: i32, message: &str) -> i32 {
+        self.output.clear();
+        self.output.extend_from_slice(message.as_bytes());
+        code
+    }
+
+    fn request(&self, len: usize) -> Result<&[u8], String> {
+        self.input.get(..len).ok_or_else(|| format!("request of {len} bytes is larger than the {} reserved", self.input.len()))
+    }
+
+    /// Writes the kernel's self-description to the output.
+    pub fn kernel_info(&mut self) -> i32 {
+        let info = serde_json::json!({
+            "abiVersion": ABI_VERSION,
+            "stateSize": STATE_SIZE,
+            "stateVersion": STATE_VERSION,
+            "kernelVersion": env!("CARGO_PKG_VERSION"),
+            "detectors": ["zscore", "ewma"],
+            "configKeys": KEYS,
+        });
+        self.output.clear();
+        self.output.extend_from_slice(info.to_string().as_bytes());
+        0
+    }
+
+    /// Reads the config JSON in the first `len` input bytes.
+    pub fn configure(&mut self, len: usize) -> i32 {
+        let parsed = match self.request(len) {
+            Ok(bytes) => Config::from_json(bytes).map_err(|e| e.to_string()),
+            Err(e) => return self.fail(ERR_FRAMING, &e),
+        };
+        match parsed {
+            Ok(config) => {
+                self.output.clear();
+                self.output.extend_from_slice(config.to_json().as_bytes());
+                self.detector = Some(Detector::new(config));
+                0
+            }
+            Err(message) => {
+                self.detector = None;
+                self.fail(ERR_CONFIG, &message)
+            }
+        }
+    }
+
+    /// Parses `count` framed records from the first `len` input bytes.
+    pub fn parse_batch(&mut self, count: u32, len: usize) -> i32 {
+        let Some(detector) = self.detector.take() else {
+            return self.fail(ERR_NOT_CONFIGURED, "configure the kernel before parse_batch");
+        };
+        let result = self.parse_into(detector.config(), count, len);
+        self.detector = Some(detector);
+        match result {
+            Ok(()) => count as i32,
+            Err(e) => self.fail(ERR_FRAMING, &e),
+        }
+    }
+
+    fn parse_into(&mut self, config: &Config, count: u32, len: usize) -> Result<(), String> {
+        let input =
+            self.input.get(..len).ok_or_else(|| format!("request of {len} bytes is larger than the {} reserved", self.input.len()))?;
+        let mut r = Reader::new(input);
+        self.output.clear();
+        for _ in 0..count {
+            let raw = r.sized()?;
+            match event::parse(config, raw) {
+                Ok(event) => {
+                    self.output.push(TAG_OK);
+                    put_sized(&mut self.output, event.key.as_bytes());
+                    self.scratch.clear();
+                    event.encode_into(&mut self.scratch);
+                    put_sized(&mut self.output, &self.scratch);
+                }
+                Err(e) => {
+                    self.output.push(TAG_DEAD_LETTER);
+                    put_sized(&mut self.output, DeadLetter::new("parse", e.field, e.reason, None, raw).to_json().as_bytes());
+                }
+            }
+        }
+        if !r.is_empty() {
+            return Err(format!("{count} records declared but {} of {len} bytes were left over", len - r.position()));
+        }
+        Ok(())
+    }
+
+    /// Runs the detector over `count` framed (state, event) items from the first `len` input bytes.
+    pub fn detect_batch(&mut self, count: u32, len: usize) -> i32 {
+        let Some(detector) = self.detector.take() else {
+            return self.fail(ERR_NOT_CONFIGURED, "configure the kernel before detect_batch");
+        };
+        let result = self.detect_into(&detector, count, len);
+        self.detector = Some(detector);
+        match result {
+            Ok(()) => count as i32,
+            Err(e) => self.fail(ERR_FRAMING, &e),
+        }
+    }
+
+    fn detect_into(&mut self, detector: &Detector, count: u32, len: usize) -> Result<(), String> {
+        let config = detector.config();
+        let input =
+            self.input.get(..len).ok_or_else(|| format!("request of {len} bytes is larger than the {} reserved", self.input.len()))?;
+        let mut r = Reader::new(input);
+        self.output.clear();
+        for _ in 0..count {
+            let state = r.sized()?;
+            let blob = r.sized()?;
+            let event = match Event::decode(blob) {
+                Ok(event) => event,
+                Err(e) => {
+                    self.output.push(TAG_DEAD_LETTER);
+                    let dead = DeadLetter::new("detect", None, format!("unreadable event from parse: {e}"), None, blob);
+                    put_sized(&mut self.output, dead.to_json().as_bytes());
+                    continue;
+                }
+            };
+            match detector::detect(detector, state, &event) {
+                Ok((new_state, assessment)) => {
+                    let mut flags = 0;
+                    if assessment.is_anomaly() {
+                        flags |= FLAG_ANOMALY;
+                    }
+                    if assessment.status == crate::verdict::Status::Warmup {
+                        flags |= FLAG_WARMUP;
+                    }
+                    if let Some(label) = &event.label {
+                        flags |= FLAG_LABELED;
+                        if label.positive {
+                            flags |= FLAG_LABEL_POSITIVE;
+                        }
+                    }
+                    self.output.push(TAG_OK);
+                    self.output.push(flags);
+                    self.output.extend_from_slice(&assessment.score.unwrap_or(f64::NAN).to_le_bytes());
+                    self.output.extend_from_slice(&(STATE_SIZE as u32).to_le_bytes());
+                    new_state.encode_into(&mut self.output);
+                    if assessment.is_anomaly() || config.emit == Emit::All {
+                        self.scratch.clear();
+                        serde_json::to_writer(&mut self.scratch, &detector::render(config, &event, &assessment))
+                            .map_err(|e| e.to_string())?;
+                        put_sized(&mut self.output, &self.scratch);
+                    } else {
+                        put_sized(&mut self.output, &[]);
+                    }
+                }
+                Err(e) => {
+                    self.output.push(TAG_DEAD_LETTER);
+                    let dead = DeadLetter::new("detect", None, e.to_string(), Some(event.key.clone()), event.to_json().as_bytes());
+                    put_sized(&mut self.output, dead.to_json().as_bytes());
+                }
+            }
+        }
+        if !r.is_empty() {
+            return Err(format!("{count} items declared but {} of {len} bytes were left over", len - r.position()));
+        }
+        Ok(())
+    }
+}
+
+/// Host-side helpers: build requests and read answers without knowing the layouts above.
+pub mod host {
+    use super::*;
+
+    /// Appends one record to a `parse_batch` request.
+    pub fn push_record(request: &mut Vec<u8>, raw: &[u8]) {
+        put_sized(request, raw);
+    }
+
+    /// Appends one (state, event) item to a `detect_batch` request.
+    pub fn push_detect_item(request: &mut Vec<u8>, state: &[u8], event: &[u8]) {
+        put_sized(request, state);
+        put_sized(request, event);
+    }
+
+    /// One `parse_batch` result.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum Parsed<'a> {
+        Event { key: &'a [u8], event: &'a [u8] },
+        DeadLetter(&'a [u8]),
+    }
+
+    /// One `detect_batch` result.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum Detected<'a> {
+        Verdict { flags: u8, score: f64, state: &'a [u8], verdict: &'a [u8] },
+        DeadLetter(&'a [u8]),
+    }
+
+    /// Reads the `count` results of a `parse_batch` answer.
+    pub fn read_parsed(output: &[u8], count: usize) -> Result<Vec<Parsed<'_>>, String> {
+        let mut r = Reader::new(output);
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            out.push(match r.u8()? {
+                TAG_OK => Parsed::Event { key: r.sized()?, event: r.sized()? },
+                TAG_DEAD_LETTER => Parsed::DeadLetter(r.sized()?),
+                tag => return Err(format!("unknown parse result tag {tag}")),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads the `count` results of a `detect_batch` answer.
+    pub fn read_detected(output: &[u8], count: usize) -> Result<Vec<Detected<'_>>, String> {
+        let mut r = Reader::new(output);
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            out.push(match r.u8()? {
+                TAG_OK => Detected::Verdict { flags: r.u8()?, score: r.f64()?, state: r.sized()?, verdict: r.sized()? },
+                TAG_DEAD_LETTER => Detected::DeadLetter(r.sized()?),
+                tag => return Err(format!("unknown detect result tag {tag}")),
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    //! The `extern "C"` surface; each export is a one-line call into the one global [`Kernel`].
+    use super::Kernel;
+    use core::cell::UnsafeCell;
+
+    struct Global(UnsafeCell<Option<Kernel>>);
+    // wasm32-unknown-unknown is single-threaded: no two exports ever run at once.
+    unsafe impl Sync for Global {}
+    static KERNEL: Global = Global(UnsafeCell::new(None));
+
+    fn kernel() -> &'static mut Kernel {
+        // SAFETY: single-threaded, and no export holds the reference across another export call.
+        unsafe { (*KERNEL.0.get()).get_or_insert_with(Kernel::new) }
+    }
+
+    #[unsafe(no_mangle)]
+    pub extern "C" fn abi_version() -> u32 {
+        super::ABI_VERSION
+    }
+    #[unsafe(no_mangle)]
+    pub extern "C" fn state_size() -> u32 {
+        crate::state::STATE_SIZE as u32
+    }
+    #[unsafe(no_mangle)]
+    pub extern "C" fn input_reserve(len: u32) -> *mut u8 {
+        kernel().input_reserve(len as usize).as_mut_ptr()
+    }
+    #[unsafe(no_mangle)]
+    pub extern "C" fn output_ptr() -> *const u8 {
+        kernel().output().as_ptr()
+    }
+    #[unsafe(no_mangle)]
+    pub extern "C" fn output_len() -> u32 {
+        kernel().output().len() as u32
+    }
+    #[unsafe(no_mangle)]
+    pub extern "C" fn kernel_info() -> i32 {
+        kernel().kernel_info()
+    }
+    #[unsafe(no_mangle)]
+    pub extern "C" fn configure(len: u32) -> i32 {
+        kernel().configure(len as usize)
+    }
+    #[unsafe(no_mangle)]
+    pub extern "C" fn parse_batch(count: u32, len: u32) -> i32 {
+        kernel().parse_batch(count, len as usize)
+    }
+    #[unsafe(no_mangle)]
+    pub extern "C" fn detect_batch(count: u32, len: u32) -> i32 {
+        kernel().detect_batch(count, len as usize)
+    }
+}

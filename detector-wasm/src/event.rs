@@ -1,0 +1,763 @@
+//! The one event parser: raw JSON bytes → [`Event`] (key, value, time, id, label, attributes).
+//!
+//! Only the configured fields are read; every other field is skipped without being built, but the whole record must
+//! still be one valid JSON object. Every way an event can be unusable is a [`ParseError`] that names the field and the
+//! fix; nothing here panics on any input (see `fuzz/`).
+
+use crate::config::{Config, TimestampUnit};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Longest key and event id accepted, in bytes (Kinesis partition keys are at most 256 characters).
+pub const MAX_ID_BYTES: usize = 256;
+/// Longest attribute value copied into verdicts, in bytes.
+pub const MAX_ATTRIBUTE_BYTES: usize = 256;
+/// Earliest plausible event time: 2000-01-01T00:00:00Z, in ms.
+pub const MIN_TIMESTAMP_MS: i64 = 946_684_800_000;
+/// Latest plausible event time: 2100-01-01T00:00:00Z, in ms.
+pub const MAX_TIMESTAMP_MS: i64 = 4_102_444_800_000;
+
+/// An event reduced to what the detectors need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The key the baseline belongs to (`userId`; composite keys joined with `|`).
+    pub key: String,
+    /// The event id, or `raw:<hash of the record>` when the record has none.
+    pub event_id: String,
+    /// The value scored (`amount`).
+    pub value: f64,
+    /// Event time in ms since the epoch, when a timestamp field is configured.
+    pub timestamp_ms: Option<i64>,
+    /// The ground-truth label of labeled input.
+    pub label: Option<Label>,
+    /// Configured attributes copied into the verdict (`merchantId`), in configuration order.
+    pub attributes: Vec<(String, Attribute)>,
+}
+
+/// A label read from labeled input: whether the event is a true anomaly, and which kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub positive: bool,
+    pub kind: String,
+}
+
+/// An attribute value copied into verdicts as it was sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attribute {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+}
+
+/// Why a record cannot be scored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// The field at fault; `None` when the record as a whole is unusable.
+    pub field: Option<String>,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "field `{field}`: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn field_error(field: &str, reason: String) -> ParseError {
+    ParseError { field: Some(field.to_string()), reason }
+}
+
+/// A scalar as it appeared in the record.
+#[derive(Debug, Clone, PartialEq)]
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(Cow<'a, str>),
+    Composite(&'static str),
+}
+
+impl Scalar<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Scalar::Null => "null".into(),
+            Scalar::Bool(b) => format!("the boolean {b}"),
+            Scalar::Int(i) => format!("the number {i}"),
+            Scalar::Float(x) => format!("the number {x}"),
+            Scalar::Str(s) => format!("the string \"{}\"", truncate(s, 40)),
+            Scalar::Composite(kind) => format!("an {kind}"),
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &s[..end]))
+}
+
+struct ScalarSeed;
+
+impl<'de> DeserializeSeed<'de> for ScalarSeed {
+    type Value = Scalar<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(v as i128))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::Int(v as i128))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Composite("array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Composite("object"))
+    }
+}
+
+/// Which configured role a field name plays.
+#[derive(Clone, Copy)]
+enum Role {
+    Key(usize),
+    Value,
+    Timestamp,
+    EventId,
+    Label,
+    Attribute(usize),
+}
+
+/// The configured fields found in one record, before their types are checked.
+struct Found<'a> {
+    keys: Vec<Option<Scalar<'a>>>,
+    value: Option<Scalar<'a>>,
+    timestamp: Option<Scalar<'a>>,
+    event_id: Option<Scalar<'a>>,
+    label: Option<Scalar<'a>>,
+    attributes: Vec<Option<Scalar<'a>>>,
+    duplicate: Option<String>,
+}
+
+struct RecordVisitor<'c> {
+    config: &'c Config,
+}
+
+impl<'c> RecordVisitor<'c> {
+    fn role(&self, name: &str) -> Option<Role> {
+        let c = self.config;
+        if let Some(i) = c.key_field.iter().position(|k| k == name) {
+            return Some(Role::Key(i));
+        }
+        if name == c.value_field {
+            return Some(Role::Value);
+        }
+        if !c.timestamp_field.is_empty() && name == c.timestamp_field {
+            return Some(Role::Timestamp);
+        }
+        if !c.event_id_field.is_empty() && name == c.event_id_field {
+            return Some(Role::EventId);
+        }
+        if !c.label_field.is_empty() && name == c.label_field {
+            return Some(Role::Label);
+        }
+        c.attribute_fields.iter().position(|a| a == name).map(Role::Attribute)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordVisitor<'_> {
+    type Value = Found<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let c = self.config;
+        let mut found = Found {
+            keys: vec![None; c.key_field.len()],
+            value: None,
+            timestamp: None,
+            event_id: None,
+            label: None,
+            attributes: vec![None; c.attribute_fields.len()],
+            duplicate: None,
+        };
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            let Some(role) = self.role(&name) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let value = map.next_value_seed(ScalarSeed)?;
+            let slot = match role {
+                Role::Key(i) => &mut found.keys[i],
+                Role::Value => &mut found.value,
+                Role::Timestamp => &mut found.timestamp,
+                Role::EventId => &mut found.event_id,
+                Role::Label => &mut found.label,
+                Role::Attribute(i) => &mut found.attributes[i],
+            };
+            if slot.is_some() && found.duplicate.is_none() {
+                found.duplicate = Some(name.into_owned());
+            }
+            *slot = Some(value);
+        }
+        Ok(found)
+    }
+}
+
+/// Parses one raw record into an [`Event`] under `config`.
+pub fn parse(config: &Config, raw: &[u8]) -> Result<Event, ParseError> {
+    let whole = |reason: String| ParseError { field: None, reason };
+    if raw.len() > config.max_record_bytes as usize {
+        return Err(whole(format!(
+            "record is {} bytes, over the limit of {} (max_record_bytes); split the event or raise max_record_bytes",
+            raw.len(),
+            config.max_record_bytes
+        )));
+    }
+    let trimmed = trim_ascii(raw);
+    if trimmed.is_empty() {
+        return Err(whole("record is empty; send one JSON object per record".into()));
+    }
+    let mut de = serde_json::Deserializer::from_slice(trimmed);
+    let found = de
+        .deserialize_map(RecordVisitor { config })
+        .and_then(|found| de.end().map(|()| found))
+        .map_err(|e| whole(json_error_reason(&e, trimmed)))?;
+    if let Some(name) = found.duplicate {
+        return Err(field_error(&name, "appears more than once in the record; send each field once".into()));
+    }
+
+    let mut key_parts = Vec::with_capacity(config.key_field.len());
+    for (name, part) in config.key_field.iter().zip(found.keys) {
+        key_parts.push(identifier(name, part, "key")?);
+    }
+    let key = if key_parts.len() == 1 { key_parts.pop().unwrap_or_default() } else { key_parts.join("|") };
+    if key.len() > MAX_ID_BYTES {
+        return Err(field_error(&config.key_name(), format!("key is {} bytes; keys are limited to {MAX_ID_BYTES} bytes", key.len())));
+    }
+
+    let value = number_field(config, found.value)?;
+    let timestamp_ms = if config.timestamp_field.is_empty() { None } else { Some(timestamp_field(config, found.timestamp)?) };
+    let event_id = match found.event_id {
+        None | Some(Scalar::Null) => {
+            format!("raw:{:016x}", xxhash_rust::xxh3::xxh3_64(trimmed))
+        }
+        other => identifier(&config.event_id_field, other, "event id")?,
+    };
+    let label = match found.label {
+        None | Some(Scalar::Null) => None,
+        Some(s) => Some(label_value(&config.label_field, s)?),
+    };
+    let mut attributes = Vec::new();
+    for (name, v) in config.attribute_fields.iter().zip(found.attributes) {
+        let attribute = match v {
+            None | Some(Scalar::Null) => continue,
+            Some(Scalar::Str(s)) => Attribute::Str(truncate(&s, MAX_ATTRIBUTE_BYTES).into_owned()),
+            Some(Scalar::Int(i)) => Attribute::Num(i as f64),
+            Some(Scalar::Float(x)) => Attribute::Num(x),
+            Some(Scalar::Bool(b)) => Attribute::Bool(b),
+            Some(Scalar::Composite(_)) => continue,
+        };
+        attributes.push((name.clone(), attribute));
+    }
+    Ok(Event { key, event_id, value, timestamp_ms, label, attributes })
+}
+
+/// The format version of an encoded [`Event`] (the blob that travels from parse to detect).
+pub const EVENT_BLOB_VERSION: u8 = 1;
+
+impl Event {
+    /// Appends the compact binary form of this event (what crosses the Flink shuffle between parse and detect).
+    ///
+    /// Layout: u8 version, u8 flags (1 = timestamp, 2 = label, 4 = label positive), f64 value, i64 timestamp ms,
+    /// key, event id, label kind (when flagged), u8 attribute count, then per attribute its name, a u8 type
+    /// (0 string, 1 number, 2 boolean) and the value. Strings are u16 length + UTF-8; numbers little-endian.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let mut flags = 0u8;
+        if self.timestamp_ms.is_some() {
+            flags |= 1;
+        }
+        if let Some(label) = &self.label {
+            flags |= 2;
+            if label.positive {
+                flags |= 4;
+            }
+        }
+        out.push(EVENT_BLOB_VERSION);
+        out.push(flags);
+        out.extend_from_slice(&self.value.to_le_bytes());
+        out.extend_from_slice(&self.timestamp_ms.unwrap_or(0).to_le_bytes());
+        put_str(out, &self.key);
+        put_str(out, &self.event_id);
+        if let Some(label) = &self.label {
+            put_str(out, &label.kind);
+        }
+        let count = self.attributes.len().min(u8::MAX as usize);
+        out.push(count as u8);
+        for (name, value) in &self.attributes[..count] {
+            put_str(out, name);
+            match value {
+                Attribute::Str(s) => {
+                    out.push(0);
+                    put_str(out, s);
+                }
+                Attribute::Num(x) => {
+                    out.push(1);
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+                Attribute::Bool(b) => {
+                    out.push(2);
+                    out.push(*b as u8);
+                }
+            }
+        }
+    }
+
+    /// The encoded event.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.key.len() + self.event_id.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Reads an event written by [`Event::encode_into`].
+    pub fn decode(bytes: &[u8]) -> Result<Event, String> {
+        let mut r = crate::wire::Reader::new(bytes);
+        let version = r.u8()?;
+        if version != EVENT_BLOB_VERSION {
+            return Err(format!("event blob has version {version}, this kernel reads {EVENT_BLOB_VERSION}"));
+        }
+        let flags = r.u8()?;
+        let value = r.f64()?;
+        let ts = r.i64()?;
+        let key = get_str(&mut r)?;
+        let event_id = get_str(&mut r)?;
+        let label = if flags & 2 != 0 { Some(Label { positive: flags & 4 != 0, kind: get_str(&mut r)? }) } else { None };
+        let count = r.u8()?;
+        let mut attributes = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let name = get_str(&mut r)?;
+            let value = match r.u8()? {
+                0 => Attribute::Str(get_str(&mut r)?),
+                1 => Attribute::Num(r.f64()?),
+                2 => Attribute::Bool(r.u8()? != 0),
+                other => return Err(format!("event blob has unknown attribute type {other}")),
+            };
+            attributes.push((name, value));
+        }
+        if !r.is_empty() {
+            return Err("event blob has trailing bytes".into());
+        }
+        Ok(Event { key, event_id, value, timestamp_ms: (flags & 1 != 0).then_some(ts), label, attributes })
+    }
+
+    /// The event as a JSON object, for dead letters raised after parsing.
+    pub fn to_json(&self) -> String {
+        let mut map = serde_json::Map::new();
+        map.insert("key".into(), self.key.clone().into());
+        map.insert("eventId".into(), self.event_id.clone().into());
+        map.insert("value".into(), self.value.into());
+        if let Some(ts) = self.timestamp_ms {
+            map.insert("timestamp".into(), ts.into());
+        }
+        if let Some(label) = &self.label {
+            map.insert("label".into(), label.kind.clone().into());
+        }
+        for (name, value) in &self.attributes {
+            let v = match value {
+                Attribute::Str(s) => s.clone().into(),
+                Attribute::Num(x) => (*x).into(),
+                Attribute::Bool(b) => (*b).into(),
+            };
+            map.insert(name.clone(), v);
+        }
+        serde_json::Value::Object(map).to_string()
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    // Every string here is bounded (ids, names and attributes are truncated well below 64 KiB when parsed).
+    let len = s.len().min(u16::MAX as usize);
+    out.extend_from_slice(&(len as u16).to_le_bytes());
+    out.extend_from_slice(&s.as_bytes()[..len]);
+}
+
+fn get_str(r: &mut crate::wire::Reader<'_>) -> Result<String, String> {
+    let len = r.u16()? as usize;
+    let bytes = r.bytes(len)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| "event blob holds a string that is not UTF-8".to_string())
+}
+
+fn trim_ascii(raw: &[u8]) -> &[u8] {
+    let start = raw.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(raw.len());
+    let end = raw.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &raw[start..end]
+}
+
+fn json_error_reason(e: &serde_json::Error, raw: &[u8]) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data if raw.first() != Some(&b'{') => {
+            "record is not a JSON object; send one JSON object per record, like {\"userId\":\"user001\",\"amount\":100.0,...}".into()
+        }
+        Category::Eof => format!("record is not valid JSON: it ends early ({e}); send the whole object"),
+        _ => format!("record is not valid JSON: {e}"),
+    }
+}
+
+/// A key or event id: a non-empty string or an integer.
+fn identifier(name: &str, value: Option<Scalar<'_>>, what: &str) -> Result<String, ParseError> {
+    let s = match value {
+        None => {
+            return Err(field_error(name, format!("is missing; every event needs its {what} in `{name}`")));
+        }
+        Some(Scalar::Str(s)) => s.into_owned(),
+        Some(Scalar::Int(i)) => i.to_string(),
+        Some(other) => {
+            return Err(field_error(name, format!("expected a string or an integer {what}, got {}", other.describe())));
+        }
+    };
+    if s.is_empty() {
+        return Err(field_error(name, format!("is empty; send a non-empty {what}")));
+    }
+    if s.len() > MAX_ID_BYTES {
+        return Err(field_error(name, format!("is {} bytes; {what}s are limited to {MAX_ID_BYTES} bytes", s.len())));
+    }
+    Ok(s)
+}
+
+fn number_field(config: &Config, value: Option<Scalar<'_>>) -> Result<f64, ParseError> {
+    let name = &config.value_field;
+    let x = match value {
+        None => {
+            return Err(field_error(name, "is missing; every event needs the value to score".into()));
+        }
+        Some(Scalar::Int(i)) => i as f64,
+        Some(Scalar::Float(x)) => x,
+        Some(other) => {
+            return Err(field_error(name, format!("expected a number, got {}; send it as a JSON number like 100.0", other.describe())));
+        }
+    };
+    if !x.is_finite() {
+        return Err(field_error(name, format!("{x} is not a finite number")));
+    }
+    if x < 0.0 && !config.allow_negative {
+        return Err(field_error(
+            name,
+            format!(
+                "{x} is negative; send refunds and reversals to another stream, or set allow_negative = true and log_transform = false"
+            ),
+        ));
+    }
+    Ok(x)
+}
+
+fn timestamp_field(config: &Config, value: Option<Scalar<'_>>) -> Result<i64, ParseError> {
+    let name = &config.timestamp_field;
+    let unit = match config.timestamp_unit {
+        TimestampUnit::Ms => "milliseconds",
+        TimestampUnit::S => "seconds",
+    };
+    let ms = match value {
+        None => {
+            return Err(field_error(name, format!("is missing; send the event time as {unit} since 1970 or an RFC 3339 string")));
+        }
+        Some(Scalar::Int(i)) => match config.timestamp_unit {
+            TimestampUnit::Ms => i,
+            TimestampUnit::S => i.saturating_mul(1000),
+        },
+        Some(Scalar::Float(x)) if x.is_finite() => {
+            let ms = match config.timestamp_unit {
+                TimestampUnit::Ms => x,
+                TimestampUnit::S => x * 1000.0,
+            };
+            libm::floor(ms).clamp(i64::MIN as f64, i64::MAX as f64) as i128
+        }
+        Some(Scalar::Str(s)) => match parse_rfc3339(&s) {
+            Some(ms) => ms as i128,
+            None => {
+                return Err(field_error(
+                    name,
+                    format!(
+                        "\"{}\" is not a timestamp; send {unit} since 1970 as a number, or an RFC 3339 string like 2009-02-13T23:31:30Z",
+                        truncate(&s, 40)
+                    ),
+                ));
+            }
+        },
+        Some(other) => {
+            return Err(field_error(name, format!("expected {unit} since 1970, got {}", other.describe())));
+        }
+    };
+    if !(MIN_TIMESTAMP_MS as i128..MAX_TIMESTAMP_MS as i128).contains(&ms) {
+        let hint = if config.timestamp_unit == TimestampUnit::Ms
+            && (MIN_TIMESTAMP_MS as i128 / 1000..MAX_TIMESTAMP_MS as i128 / 1000).contains(&ms)
+        {
+            "; it looks like seconds: send milliseconds, or set timestamp_unit = \"s\""
+        } else {
+            ""
+        };
+        return Err(field_error(name, format!("{ms} {unit} is outside the years 2000 to 2099, so it is not a plausible event time{hint}")));
+    }
+    Ok(ms as i64)
+}
+
+fn label_value(name: &str, value: Scalar<'_>) -> Result<Label, ParseError> {
+    let (positive, kind) = match value {
+        Scalar::Bool(b) => (b, if b { "anomaly" } else { "normal" }.to_string()),
+        Scalar::Int(0) => (false, "normal".into()),
+        Scalar::Int(1) => (true, "anomaly".into()),
+        Scalar::Str(s) => {
+            let t = s.trim();
+            let negative = t.is_empty() || ["normal", "false", "0", "none"].iter().any(|n| t.eq_ignore_ascii_case(n));
+            (!negative, if negative { "normal".to_string() } else { truncate(t, 64).into_owned() })
+        }
+        other => {
+            return Err(field_error(
+                name,
+                format!("expected a label (true/false, 0/1, \"normal\" or the anomaly kind), got {}", other.describe()),
+            ));
+        }
+    };
+    Ok(Label { positive, kind })
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` into ms since the epoch.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.trim().as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(range)?;
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        part.iter().try_fold(0i64, |acc, d| acc.checked_mul(10)?.checked_add((d - b'0') as i64))
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let frac = &b[start..i.min(start + 3)];
+        millis = frac.iter().fold(0, |acc, d| acc * 10 + (d - b'0') as i64) * 10i64.pow(3 - frac.len() as u32);
+    }
+    let offset_minutes = match b.get(i..)? {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (digits(i + 1..i + 3)?, digits(i + 4..i + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let minutes = h * 60 + m;
+            if *sign == b'+' { minutes } else { -minutes }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) - offset_minutes * 60) * 1000 + millis)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::default()
+    }
+
+    const BRIEF: &[u8] =
+        br#"{"userId":"user001","amount":100.0,"timestamp":1234567890000,"transactionId":"txn-001","merchantId":"merchant-001"}"#;
+
+    #[test]
+    fn parses_the_brief_event() {
+        let e = parse(&cfg(), BRIEF).unwrap();
+        assert_eq!(e.key, "user001");
+        assert_eq!(e.event_id, "txn-001");
+        assert_eq!(e.value, 100.0);
+        assert_eq!(e.timestamp_ms, Some(1_234_567_890_000));
+        assert_eq!(e.label, None);
+        assert_eq!(e.attributes, vec![("merchantId".to_string(), Attribute::Str("merchant-001".into()))]);
+    }
+
+    fn err(raw: &str) -> ParseError {
+        parse(&cfg(), raw.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn every_bad_record_names_its_field() {
+        let cases = [
+            (r#"{"userId":"u","amount":"100","timestamp":1234567890000}"#, Some("amount"), "expected a number"),
+            (r#"{"userId":"u","timestamp":1234567890000}"#, Some("amount"), "is missing"),
+            (r#"{"amount":1,"timestamp":1234567890000}"#, Some("userId"), "is missing"),
+            (r#"{"userId":1.5,"amount":1,"timestamp":1234567890000}"#, Some("userId"), "string or an integer"),
+            (r#"{"userId":"","amount":1,"timestamp":1234567890000}"#, Some("userId"), "is empty"),
+            (r#"{"userId":"u","amount":-5,"timestamp":1234567890000}"#, Some("amount"), "negative"),
+            (r#"{"userId":"u","amount":1e999,"timestamp":1234567890000}"#, None, "not valid JSON"),
+            (r#"{"userId":"u","amount":1,"timestamp":1234567890}"#, Some("timestamp"), "looks like seconds"),
+            (r#"{"userId":"u","amount":1,"timestamp":99999999999999999}"#, Some("timestamp"), "years 2000 to 2099"),
+            (r#"{"userId":"u","amount":1,"timestamp":"yesterday"}"#, Some("timestamp"), "not a timestamp"),
+            (r#"{"userId":"u","amount":1,"amount":2,"timestamp":1234567890000}"#, Some("amount"), "more than once"),
+            (r#"{"userId":"u","amount":1,"timestamp":1234567890000,"label":[1]}"#, Some("label"), "expected a label"),
+            (r#"{"userId":"u","amount":1"#, None, "ends early"),
+            (r#"[1,2,3]"#, None, "not a JSON object"),
+            (r#"{"userId":"u","amount":1,"timestamp":1234567890000} trailing"#, None, "not valid JSON"),
+            ("", None, "empty"),
+        ];
+        for (raw, field, needle) in cases {
+            let e = err(raw);
+            assert_eq!(e.field.as_deref(), field, "{raw}: {e}");
+            assert!(e.to_string().contains(needle), "{raw}: {e}");
+        }
+    }
+
+    #[test]
+    fn oversized_records_are_refused_before_parsing() {
+        let mut c = cfg();
+        c.max_record_bytes = 64;
+        let e = parse(&c, &[b' '; 65]).unwrap_err();
+        assert!(e.reason.contains("max_record_bytes"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let raw = format!(r#"{{"userId":"u","x":{}1{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&cfg(), raw.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error() {
+        let e = parse(&cfg(), b"{\"userId\":\"\xff\",\"amount\":1}").unwrap_err();
+        assert!(e.reason.contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn missing_event_id_falls_back_to_a_stable_record_hash() {
+        let raw = br#"{"userId":"u","amount":1,"timestamp":1234567890000}"#;
+        let a = parse(&cfg(), raw).unwrap();
+        let b = parse(&cfg(), raw).unwrap();
+        assert!(a.event_id.starts_with("raw:"));
+        assert_eq!(a.event_id, b.event_id);
+    }
+
+    #[test]
+    fn integer_ids_composite_keys_and_labels() {
+        let mut c = cfg();
+        c.key_field = vec!["host".into(), "metric".into()];
+        c.value_field = "value".into();
+        let e = parse(
+            &c,
+            br#"{"host":"web-1","metric":"cpu","value":3,"timestamp":"2009-02-13T23:31:30.5+01:00","transactionId":42,"label":"spike"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.key, "web-1|cpu");
+        assert_eq!(e.event_id, "42");
+        assert_eq!(e.timestamp_ms, Some(1_234_567_890_000 - 3_600_000 + 500));
+        assert_eq!(e.label, Some(Label { positive: true, kind: "spike".into() }));
+        let e = parse(&cfg(), br#"{"userId":"u","amount":0,"timestamp":1234567890000,"label":"normal"}"#).unwrap();
+        assert_eq!(e.label.map(|l| l.positive), Some(false));
+    }
+
+    #[test]
+    fn timestamps_in_seconds_when_configured() {
+        let mut c = cfg();
+        c.timestamp_unit = TimestampUnit::S;
+        let e = parse(&c, br#"{"userId":"u","amount":1,"timestamp":1234567890}"#).unwrap();
+        assert_eq!(e.timestamp_ms, Some(1_234_567_890_000));
+    }
+
+    #[test]
+    fn event_blobs_round_trip() {
+        let raw = br#"{"userId":"u","amount":1.5,"timestamp":1234567890000,"transactionId":"t","merchantId":"m","label":"spike"}"#;
+        let e = parse(&cfg(), raw).unwrap();
+        assert_eq!(Event::decode(&e.encode()).unwrap(), e);
+        let mut c = cfg();
+        c.timestamp_field = String::new();
+        c.velocity = false;
+        c.attribute_fields = vec!["n".into(), "b".into()];
+        let e = parse(&c, br#"{"userId":7,"amount":2,"n":3.5,"b":true}"#).unwrap();
+        assert_eq!(Event::decode(&e.encode()).unwrap(), e);
+        assert!(Event::decode(&e.encode()[..5]).is_err());
+        assert!(Event::decode(&[9]).is_err());
+    }
+
+    #[test]
+    fn rfc3339_parsing() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2000-02-29T12:00:00.123Z"), Some(951_825_600_123));
+        assert_eq!(parse_rfc3339("2001-02-29T12:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2001-02-28T12:00:00"), None);
+        assert_eq!(parse_rfc3339("2001-02-28T12:00:00+2:00"), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! The anomaly-detection kernel.
+//!
+//! Pure, target-neutral detection code plus one WebAssembly boundary ([`abi`]). The same crate builds the `.wasm`
+//! that runs inside the Flink job and `packager run`, and natively for benchmarks, parity tests and the Rust hosts
+//! that read its types ([`verdict::Verdict`], [`verdict::DeadLetter`], [`config::Config`]).
+//!
+//! The flow for one record: [`event::parse`] turns raw JSON into an [`event::Event`] (key, value, time, id);
+//! the host looks up the key's state bytes; [`detector::detect`] scores the event against them and returns the new
+//! state and an [`detector::Assessment`], rendered into a [`verdict::Verdict`] when it is to be emitted.
+
+pub mod abi;
+pub mod config;
+pub mod detector;
+pub mod event;
+pub mod math;
+pub mod state;
+pub mod verdict;
+pub mod wire;
+
+pub use config::Config;
+pub use detector::{Assessment, Detector, assess, detect, render};
+pub use event::{Event, ParseError, parse};
+pub use state::{STATE_SIZE, State};
+pub use verdict::{DeadLetter, Verdict};

@@ -25,6 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Replay JSON-lines events through the kernel locally (no AWS, no Flink) and print the anomalies
+    #[command(allow_negative_numbers = true)]
     Run(Box<RunArgs>),
     /// Write a seeded, labeled synthetic transaction stream (JSON lines)
     Generate(GenerateArgs),

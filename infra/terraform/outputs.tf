@@ -1,0 +1,105 @@
+output "flink_application_name" {
+  description = "Name of the Managed Flink application (`packager deploy --from-terraform` updates and starts it)."
+  value       = local.flink_application_name
+  # The name is fixed by naming rules; depending on the resource keeps the output
+  # from being read before the application exists.
+  depends_on = [aws_kinesisanalyticsv2_application.detector]
+}
+
+output "kinesis_stream_name" {
+  description = "Name of the input (transactions) stream producers write to, e.g. `packager send events.jsonl --stream <this>`."
+  value       = aws_kinesis_stream.this["input"].name
+}
+
+output "cloudwatch_log_group_name" {
+  description = "CloudWatch log group of the Flink application."
+  value       = aws_cloudwatch_log_group.flink.name
+}
+
+output "sns_topic_arn" {
+  description = "ARN of the KMS-encrypted SNS topic that receives anomaly alerts and alarm notifications."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "aws_region" {
+  description = "Region the stack is deployed in."
+  value       = local.region
+}
+
+output "application_name" {
+  description = "Value of the `Application` dimension of the AnomalyDetection metrics (project_name-environment)."
+  value       = local.application_name
+}
+
+output "flink_application_arn" {
+  description = "ARN of the Managed Flink application, or null when enable_flink_application is false."
+  value       = try(aws_kinesisanalyticsv2_application.detector[0].arn, null)
+}
+
+output "kinesis_stream_arn" {
+  description = "ARN of the input (transactions) stream."
+  value       = aws_kinesis_stream.this["input"].arn
+}
+
+output "anomalies_stream_name" {
+  description = "Name of the stream the job writes anomalies to (read by the alerter)."
+  value       = aws_kinesis_stream.this["anomalies"].name
+}
+
+output "dead_letters_stream_name" {
+  description = "Name of the stream the job writes records it could not parse or score to."
+  value       = aws_kinesis_stream.this["dead_letters"].name
+}
+
+output "artifacts_bucket_name" {
+  description = "S3 bucket holding the Flink job jar; `packager deploy` uploads new jars under flink_code_prefix."
+  value       = aws_s3_bucket.artifacts.id
+}
+
+output "flink_code_prefix" {
+  description = "Key prefix for job jars in the artifacts bucket (content-addressed: flink/anomaly-detector-<sha256>.jar)."
+  value       = "flink/"
+}
+
+output "flink_initial_code_key" {
+  description = "Key of the jar Terraform uploaded on first apply, or null when enable_flink_application is false."
+  value       = try(aws_s3_object.flink_jar[0].key, null)
+}
+
+output "archive_bucket_name" {
+  description = "S3 bucket with the Firehose archives under raw/, anomalies/ and dead-letters/ (errors under errors/)."
+  value       = aws_s3_bucket.archive.id
+}
+
+output "kms_key_arn" {
+  description = "ARN of the customer-managed KMS key encrypting every store of the stack."
+  value       = aws_kms_key.this.arn
+}
+
+output "alerter_function_name" {
+  description = "Name of the alerter Lambda, or null when enable_alerter is false."
+  value       = try(aws_lambda_function.alerter[0].function_name, null)
+}
+
+output "alerter_failures_queue_url" {
+  description = "URL of the SQS queue holding anomaly batches the alerter could not deliver."
+  value       = aws_sqs_queue.alerter_failures.url
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.main.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console URL of the CloudWatch dashboard (also given to the alerter as DASHBOARD_URL)."
+  value       = local.dashboard_url
+}
+
+output "flink_property_groups" {
+  description = "Runtime property groups as deployed (group id => key => value). `packager run` can write them to a local application_properties.json."
+  value = var.enable_flink_application ? {
+    for g in aws_kinesisanalyticsv2_application.detector[0].application_configuration[0].environment_properties[0].property_group :
+    g.property_group_id => g.property_map
+  } : local.flink_property_groups
+}

@@ -1,0 +1,4 @@
+//! The alerting Lambda: anomalies from the Kinesis anomalies stream become SNS alerts and CloudWatch metrics.
+
+pub mod config;
+pub mod decode;

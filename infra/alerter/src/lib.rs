@@ -2,3 +2,5 @@
 
 pub mod config;
 pub mod decode;
+pub mod metrics;
+pub mod render;

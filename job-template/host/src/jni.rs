@@ -168,9 +168,12 @@ impl Session {
             Err(KernelError::Trap(_)) => {
                 let request = self.request_after_trap(len)?;
                 let records = split(&request, count, 1)?;
-                let records: Vec<&[u8]> = records.into_iter().map(|r| r[0]).collect();
                 self.replace_instance()?;
-                let outcomes = self.runner.parse(&records)?;
+                // The batch is known to trap: go record by record at once, each isolated by the Runner.
+                let mut outcomes = Vec::with_capacity(count);
+                for record in records {
+                    outcomes.extend(self.runner.parse(&[record[0]])?);
+                }
                 let mut answer = Vec::new();
                 encode_parsed(&mut answer, &outcomes);
                 self.place_answer(&answer)
@@ -194,7 +197,10 @@ impl Session {
                 let items = split(&request, count, 2)?;
                 let items: Vec<(&[u8], &[u8])> = items.into_iter().map(|i| (i[0], i[1])).collect();
                 self.replace_instance()?;
-                let outcomes = self.runner.detect(&items)?;
+                let mut outcomes = Vec::with_capacity(count);
+                for item in &items {
+                    outcomes.extend(self.runner.detect(std::slice::from_ref(item))?);
+                }
                 let mut answer = Vec::new();
                 encode_detected(&mut answer, &outcomes);
                 self.place_answer(&answer)

@@ -252,12 +252,15 @@ impl Kernel {
 
     /// Runs `parse_batch` on a request already written at the input buffer; returns the raw answer.
     pub fn call_parse(&mut self, count: usize, len: usize) -> Result<&[u8], KernelError> {
+        // Fuel is per call: a zero-copy host reuses one reservation for many calls.
+        self.refuel(len)?;
         let code = self.exports.parse_batch.call(&mut self.store, (count as u32, len as u32)).map_err(trap)?;
         self.output_checked(code)
     }
 
     /// Runs `detect_batch` on a request already written at the input buffer; returns the raw answer.
     pub fn call_detect(&mut self, count: usize, len: usize) -> Result<&[u8], KernelError> {
+        self.refuel(len)?;
         let code = self.exports.detect_batch.call(&mut self.store, (count as u32, len as u32)).map_err(trap)?;
         self.output_checked(code)
     }

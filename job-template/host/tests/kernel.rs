@@ -145,3 +145,16 @@ fn a_trapping_record_becomes_a_dead_letter_and_its_neighbours_are_still_processe
     // Once for the batch, once more for the record alone.
     assert_eq!(runner.traps(), 2);
 }
+
+#[test]
+fn zero_copy_calls_get_fresh_fuel_each_time() {
+    // About 300M fuel per call: two calls on one reservation's fuel would run out, as a zero-copy host makes them.
+    let body = "(local.set 0 (i32.const 50000000)) (loop $l (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br_if $l (local.get 0)))";
+    let module = wat_module(&fake_kernel(abi::ABI_VERSION, body)).unwrap();
+    let mut kernel = module.instantiate(b"{}").unwrap();
+    let offset = kernel.reserve_input(4).unwrap();
+    kernel.memory_mut()[offset..offset + 4].copy_from_slice(&[0; 4]);
+    for call in 0..3 {
+        kernel.call_parse(1, 4).unwrap_or_else(|e| panic!("call {call}: {e}"));
+    }
+}

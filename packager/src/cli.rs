@@ -1,5 +1,6 @@
 //! The command line: global flags and one subcommand per job.
 
+use crate::build::BuildArgs;
 use crate::generate::GenerateArgs;
 use crate::run::RunArgs;
 use clap::{Parser, Subcommand};
@@ -29,4 +30,6 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Write a seeded, labeled synthetic transaction stream (JSON lines)
     Generate(GenerateArgs),
+    /// Build the Flink jar (kernel .cwasm, JNI host, job, Kinesis connector) and the alerter's Lambda zip
+    Build(Box<BuildArgs>),
 }

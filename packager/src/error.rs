@@ -45,6 +45,14 @@ pub enum Error {
     #[error("{0}")]
     #[diagnostic(code(packager::usage))]
     Usage(String),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Build(#[from] crate::build::BuildError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    FlinkRun(#[from] crate::flink_run::FlinkRunError),
 }
 
 /// The packager's result type.

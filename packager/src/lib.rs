@@ -1,8 +1,10 @@
 //! The `packager` CLI as a library: each subcommand is a module with its flags and a `run` function.
 
+pub mod build;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod flink_run;
 pub mod generate;
 pub mod replay;
 pub mod run;
@@ -17,5 +19,6 @@ pub fn run_cli(cli: Cli) -> error::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(*args, &file, cli.verbose).map(|_| ()),
         Command::Generate(args) => generate::run(&args),
+        Command::Build(args) => build::run(*args, &file),
     }
 }

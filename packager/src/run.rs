@@ -62,6 +62,16 @@ pub struct RunArgs {
     /// Invalid lines reported on standard error before the rest are only counted [default: 20; -v shows all]
     #[arg(long)]
     pub show_invalid: Option<usize>,
+    /// Replay through the built jar on a local Flink MiniCluster (java, FLINK_HOME) instead of the embedded kernel
+    #[arg(long)]
+    #[serde(skip)]
+    pub flink: bool,
+    /// The jar for --flink [default: target/packager/anomaly-detector.jar, from `packager build --local`]
+    #[arg(long, env = "PACKAGER_JAR", value_name = "JAR")]
+    pub jar: Option<PathBuf>,
+    /// Flink distribution for --flink: its lib/*.jar go on the classpath
+    #[arg(long, env = "FLINK_HOME", value_name = "DIR")]
+    pub flink_home: Option<PathBuf>,
     #[command(flatten)]
     #[serde(skip)]
     pub detector: DetectorFlags,
@@ -69,7 +79,7 @@ pub struct RunArgs {
 
 impl RunArgs {
     /// Fills what flags and environment left unset from the `[run]` table of packager.toml.
-    fn merged(mut self, file: &FileConfig) -> Result<RunArgs> {
+    pub(crate) fn merged(mut self, file: &FileConfig) -> Result<RunArgs> {
         let from_file: RunArgs = file
             .run
             .clone()
@@ -81,6 +91,8 @@ impl RunArgs {
         self.batch_size = self.batch_size.or(from_file.batch_size);
         self.dead_letters = self.dead_letters.or(from_file.dead_letters);
         self.show_invalid = self.show_invalid.or(from_file.show_invalid);
+        self.jar = self.jar.or(from_file.jar);
+        self.flink_home = self.flink_home.or(from_file.flink_home);
         Ok(self)
     }
 }
@@ -104,6 +116,9 @@ pub fn load_kernel(path: Option<&PathBuf>) -> Result<(KernelModule, String)> {
 /// Runs `packager run`.
 pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     let args = args.merged(file)?;
+    if args.flink {
+        return crate::flink_run::run(args, file, verbose);
+    }
     let mut config = resolve_detector(&args.detector, file)?;
     let emit = args.emit.unwrap_or(EmitChoice::Anomalies);
     config.emit = match emit {
@@ -176,7 +191,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     Ok(summary)
 }
 
-fn describe_dead_letter(d: &DeadLetter) -> String {
+pub(crate) fn describe_dead_letter(d: &DeadLetter) -> String {
     match &d.field {
         Some(field) => format!("field `{field}`: {}", d.reason),
         None => d.reason.clone(),

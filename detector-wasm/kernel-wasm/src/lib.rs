@@ -1,4 +1,6 @@
 //! The detection kernel as a `.wasm` module, built from `detector-wasm` by this crate's build script.
 
+pub mod compile;
+
 /// The kernel module (`detector-wasm` for `wasm32-unknown-unknown`, profile `kernel`).
 pub const WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kernel.wasm"));

@@ -1,0 +1,46 @@
+//! The build manifest stored in the jar (`META-INF/anomaly-detector/build.json`): what went in, so `packager deploy`
+//! can refuse a `--local` jar and anyone can tell which kernel and host a running application has.
+
+use serde::{Deserialize, Serialize};
+
+/// Where the manifest lives inside the jar.
+pub const ENTRY: &str = "META-INF/anomaly-detector/build.json";
+
+/// The manifest. Field order is the JSON order; nothing in it depends on the time of the build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildManifest {
+    pub packager_version: String,
+    /// sha256 of the `.wasm` kernel (the module that was validated and precompiled).
+    pub kernel_sha256: String,
+    pub abi_version: u32,
+    /// Of the Flink distribution the job was compiled against.
+    pub flink_version: String,
+    pub wasmtime_version: String,
+    /// `git rev-parse HEAD` of the project, `-dirty` when it had uncommitted changes; `unknown` outside git.
+    pub git_revision: String,
+    /// Built with `--local`: no Kinesis connector, for MiniCluster runs only.
+    pub local: bool,
+    /// The connector jar's origin and sha256, when one was added.
+    pub kinesis_connector: Option<ConnectorInfo>,
+    /// The target the JNI host was built for (`x86_64-unknown-linux-gnu.2.17`, or the machine's own after a fallback).
+    pub host_target: String,
+}
+
+/// Which connector jar was merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorInfo {
+    pub artifact: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+impl BuildManifest {
+    /// Pretty JSON with a final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("the manifest always serializes");
+        bytes.push(b'\n');
+        bytes
+    }
+}

@@ -1,0 +1,282 @@
+//! `packager build`: from the project's sources to one jar Managed Flink can run (and the alerter's Lambda zip).
+//!
+//! Steps, each in its own file: [`wasm`] (compile, validate, precompile the kernel), [`host`] (the JNI library),
+//! [`java`] (the Flink job), [`connector`] (the Kinesis connector), [`jar`] (a reproducible jar), [`manifest`],
+//! [`alerter`], and [`report`] (progress and the build report).
+
+pub mod alerter;
+pub mod connector;
+pub mod error;
+pub mod host;
+pub mod jar;
+pub mod java;
+pub mod manifest;
+pub mod report;
+pub mod wasm;
+
+use crate::config::FileConfig;
+use crate::run::OutputFormat;
+use clap::Args;
+pub use error::BuildError;
+use manifest::{BuildManifest, ConnectorInfo};
+use report::{Artifact, BuildReport, Progress};
+use serde::Deserialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The jar's file name under the output directory.
+pub const JAR_NAME: &str = "anomaly-detector.jar";
+/// The job's entry point.
+pub const MAIN_CLASS: &str = "anomaly.job.AnomalyDetectionJob";
+/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`).
+pub const KERNEL_ENTRY: &str = "kernel/kernel.cwasm";
+/// Jar entry of the JNI library (`anomaly.job.NativeKernel`).
+pub const HOST_ENTRY: &str = "native/linux-x86_64/libanomaly_host.so";
+/// The wasmtime version every `.cwasm` is precompiled with (from Cargo.lock, by build.rs).
+pub const WASMTIME_VERSION: &str = env!("PACKAGER_WASMTIME_VERSION");
+
+/// `packager build` flags; the `[build]` table of packager.toml takes the same names.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct BuildArgs {
+    /// Leave the Kinesis connector out: a jar for local MiniCluster runs (`packager run --flink`); deploy refuses it
+    #[arg(long)]
+    #[serde(default)]
+    pub local: bool,
+    /// A Kinesis connector jar to merge instead of fetching flink-sql-connector-aws-kinesis-streams
+    #[arg(long, env = "PACKAGER_KINESIS_CONNECTOR", value_name = "JAR", conflicts_with = "local")]
+    pub kinesis_connector: Option<PathBuf>,
+    /// Maven repository the connector is fetched from (https, http or file) [default: https://repo1.maven.org/maven2]
+    #[arg(long, env = "PACKAGER_MAVEN_REPO", value_name = "URL")]
+    pub maven_repo: Option<String>,
+    /// Download cache [default: $XDG_CACHE_HOME/packager, else ~/.cache/packager]
+    #[arg(long, env = "PACKAGER_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Flink distribution whose lib/*.jar the job is compiled against
+    #[arg(long, env = "FLINK_HOME", value_name = "DIR")]
+    pub flink_home: Option<PathBuf>,
+    /// The project [default: the nearest directory upwards holding detector-wasm/ and job-template/]
+    #[arg(long, env = "PACKAGER_PROJECT_DIR", value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Where the jar, kernel and zip are written [default: <project>/target/packager]
+    #[arg(long, env = "PACKAGER_OUT_DIR", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Cargo target directory for the kernel and host builds [default: <project>/target]
+    #[arg(long, env = "PACKAGER_TARGET_DIR", value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Build the JNI host for this machine's target instead of cross-building it with cargo zigbuild (glibc 2.17)
+    #[arg(long)]
+    #[serde(default)]
+    pub no_zigbuild: bool,
+    /// Do not build the alerter Lambda zip
+    #[arg(long)]
+    #[serde(default)]
+    pub no_alerter: bool,
+    /// Report format on standard output [default: text]
+    #[arg(long, value_enum, env = "PACKAGER_OUTPUT")]
+    pub output: Option<OutputFormat>,
+}
+
+impl BuildArgs {
+    /// Fills what flags and environment left unset from the `[build]` table of packager.toml.
+    fn merged(mut self, file: &FileConfig) -> Result<BuildArgs, BuildError> {
+        let from_file: BuildArgs = file
+            .build
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| BuildError::Config { key: "build".into(), message: e.message().to_string() })?;
+        self.local |= from_file.local;
+        self.no_zigbuild |= from_file.no_zigbuild;
+        self.no_alerter |= from_file.no_alerter;
+        self.kinesis_connector = self.kinesis_connector.or(from_file.kinesis_connector);
+        self.maven_repo = self.maven_repo.or(from_file.maven_repo);
+        self.cache_dir = self.cache_dir.or(from_file.cache_dir);
+        self.flink_home = self.flink_home.or(from_file.flink_home);
+        self.project_dir = self.project_dir.or(from_file.project_dir);
+        self.out_dir = self.out_dir.or(from_file.out_dir);
+        self.target_dir = self.target_dir.or(from_file.target_dir);
+        self.output = self.output.or(from_file.output);
+        Ok(self)
+    }
+}
+
+/// Runs `packager build` and prints the result.
+pub fn run(args: BuildArgs, file: &FileConfig) -> crate::error::Result<()> {
+    let args = args.merged(file)?;
+    let output = args.output;
+    let report = build(args)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = match output.unwrap_or(OutputFormat::Text) {
+        OutputFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("the report always serializes")),
+        OutputFormat::Text => print_text(&mut out, &report),
+    };
+    written.map_err(crate::error::Error::Stdout)
+}
+
+/// Builds everything `args` (already merged with packager.toml) asks for; returns the report, prints nothing on stdout.
+pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
+    let started = Instant::now();
+    let project = match &args.project_dir {
+        Some(dir) => dir.canonicalize().map_err(|e| BuildError::read(dir, e))?,
+        None => find_project()?,
+    };
+    let target_dir = args.target_dir.clone().unwrap_or_else(|| project.join("target"));
+    let out_dir = args.out_dir.clone().unwrap_or_else(|| target_dir.join("packager"));
+    let work = out_dir.join("build");
+    std::fs::create_dir_all(&work).map_err(|e| BuildError::write(&work, e))?;
+    let quiet = !tracing::enabled!(tracing::Level::INFO);
+
+    // Every input is checked before the first slow step, so a missing FLINK_HOME fails in a second, not in minutes.
+    let flink = java::FlinkHome::open(args.flink_home.as_deref())?;
+    if let Some(path) = &args.kinesis_connector
+        && !path.is_file()
+    {
+        return Err(BuildError::read(path, "no such file (given by --kinesis-connector)"));
+    }
+
+    let mut progress = Progress::new();
+    let mut warnings = Vec::new();
+    let connector = if args.local {
+        progress.skip("kinesis connector", "--local: the jar is for MiniCluster runs only");
+        None
+    } else if let Some(path) = &args.kinesis_connector {
+        Some(progress.step("kinesis connector: check the given jar", || connector::from_path(path))?)
+    } else {
+        let repo = args.maven_repo.clone().unwrap_or_else(|| connector::DEFAULT_REPO.to_string());
+        let cache = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+        let name = format!("kinesis connector: {} {} from {repo}", connector::ARTIFACT, connector::VERSION);
+        let c = progress.step(&name, || connector::fetch(&repo, &cache))?;
+        if c.cached {
+            progress.line(&format!("  (from the cache: {})", c.path.display()));
+        }
+        Some(c)
+    };
+
+    let wasm_path = wasm::wasm_path(&target_dir);
+    let wasm = progress.step("kernel: compile detector-wasm for wasm32-unknown-unknown", || wasm::compile(&project, &target_dir, quiet))?;
+    let validated = progress
+        .step("kernel: validate (imports, exports, ABI version, smoke run)", || wasm::validate(&wasm, &wasm_path, crate::run::SAMPLE))?;
+    let cwasm = progress.step("kernel: precompile to .cwasm for baseline x86-64", || wasm::precompile(&wasm))?;
+    let kernel_wasm = out_dir.join("kernel.wasm");
+    let kernel_cwasm = out_dir.join("kernel.cwasm");
+    std::fs::write(&kernel_wasm, &wasm).map_err(|e| BuildError::write(&kernel_wasm, e))?;
+    std::fs::write(&kernel_cwasm, &cwasm).map_err(|e| BuildError::write(&kernel_cwasm, e))?;
+
+    let host = progress
+        .step("host: build the JNI library (release, --features jni)", || host::build(&project, &target_dir, !args.no_zigbuild, quiet))?;
+    if let Some(why) = &host.fallback {
+        let warning = format!(
+            "the JNI host was built for this machine's target {} instead of {} because {why}: it may need a newer glibc than Managed Flink has",
+            host.target,
+            host::ZIG_TARGET
+        );
+        progress.line(&format!("warning: {warning}"));
+        warnings.push(warning);
+    }
+
+    let classes = progress.step(&format!("job: javac --release 11 against Flink {}", flink.version), || {
+        java::compile(&project, &flink, &work.join("classes"))
+    })?;
+
+    let manifest = BuildManifest {
+        packager_version: env!("CARGO_PKG_VERSION").to_string(),
+        kernel_sha256: connector::hex(&<sha2::Sha256 as sha2::Digest>::digest(&wasm)),
+        abi_version: validated.abi_version,
+        flink_version: flink.version.clone(),
+        wasmtime_version: WASMTIME_VERSION.to_string(),
+        git_revision: git_revision(&project),
+        local: args.local,
+        kinesis_connector: connector.as_ref().map(|c| ConnectorInfo {
+            artifact: connector::ARTIFACT.to_string(),
+            version: connector::VERSION.to_string(),
+            sha256: c.sha256.clone(),
+        }),
+        host_target: host.target.clone(),
+    };
+    let jar_path = out_dir.join(JAR_NAME);
+    progress.step("jar: assemble", || {
+        let mut jar = jar::JarBuilder::new();
+        jar.add_dir(&classes)?;
+        jar.add(KERNEL_ENTRY, cwasm.clone());
+        jar.add(HOST_ENTRY, std::fs::read(&host.path).map_err(|e| BuildError::read(&host.path, e))?);
+        jar.add(manifest::ENTRY, manifest.to_bytes());
+        if let Some(c) = &connector {
+            jar.merge_jar(&c.path)?;
+        }
+        jar.write(&jar_path, MAIN_CLASS, &format!("packager {}", env!("CARGO_PKG_VERSION")))
+    })?;
+
+    let mut artifacts = vec![
+        Artifact::of("jar", &jar_path)?,
+        Artifact::of("kernel.wasm", &kernel_wasm)?,
+        Artifact::of("kernel.cwasm", &kernel_cwasm)?,
+        Artifact::of("host", &host.path)?,
+    ];
+    if args.no_alerter {
+        progress.skip("alerter: Lambda zip", "--no-alerter");
+    } else if !project.join(alerter::SCRIPT).is_file() {
+        let why = format!("{} does not exist in this project", alerter::SCRIPT);
+        progress.skip("alerter: Lambda zip", &why);
+        warnings.push(format!("no alerter zip: {why}"));
+    } else {
+        let zip = out_dir.join("alerter.zip");
+        if let Some(zip) = progress.step("alerter: Lambda zip", || alerter::build(&project, &zip))? {
+            artifacts.push(Artifact::of("alerter", &zip)?);
+        }
+    }
+    let steps = progress.finish();
+    Ok(BuildReport { jar: jar_path, artifacts, manifest, steps, total_seconds: started.elapsed().as_secs_f64(), warnings })
+}
+
+fn print_text(out: &mut impl Write, report: &BuildReport) -> std::io::Result<()> {
+    for a in &report.artifacts {
+        writeln!(out, "{:<13} {:>12}  {}  {}", a.name, format_size(a.size), a.sha256, a.path.display())?;
+    }
+    let m = &report.manifest;
+    let connector = if m.local { "none (--local)".to_string() } else { format!("{} {}", connector::ARTIFACT, connector::VERSION) };
+    writeln!(
+        out,
+        "abi {} · flink {} · wasmtime {} · host {} · connector {} · git {} · {:.1} s",
+        m.abi_version, m.flink_version, m.wasmtime_version, m.host_target, connector, m.git_revision, report.total_seconds
+    )
+}
+
+fn format_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 { format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20)) } else { format!("{:.1} KiB", bytes as f64 / 1024.0) }
+}
+
+/// The nearest directory from the current one upwards that holds the kernel and the job.
+pub(crate) fn find_project() -> Result<PathBuf, BuildError> {
+    let start = std::env::current_dir().map_err(|e| BuildError::read(".", e))?;
+    start
+        .ancestors()
+        .find(|dir| dir.join("detector-wasm/Cargo.toml").is_file() && dir.join(java::SOURCES).is_dir())
+        .map(Path::to_path_buf)
+        .ok_or(BuildError::NoProject { start })
+}
+
+/// `$XDG_CACHE_HOME/packager`, else `~/.cache/packager`.
+pub fn default_cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("packager")
+}
+
+/// The project's git commit, `-dirty` with uncommitted changes to tracked files, `unknown` outside git.
+fn git_revision(project: &Path) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git").arg("-C").arg(project).args(args).output().ok().filter(|o| o.status.success()).map(|o| o.stdout)
+    };
+    let Some(head) = git(&["rev-parse", "HEAD"]) else { return "unknown".into() };
+    let head = String::from_utf8_lossy(&head).trim().to_string();
+    match git(&["status", "--porcelain", "--untracked-files=no"]) {
+        Some(status) if !status.is_empty() => format!("{head}-dirty"),
+        _ => head,
+    }
+}

@@ -1,0 +1,281 @@
+//! `packager run --flink`: the same replay as `packager run`, but through the built jar on a local Flink MiniCluster,
+//! so a user sees the real job (Java operators, keyed state, the JNI host, the precompiled kernel) work before deploying.
+//!
+//! The job's local launch contract (job-template/java, `AnomalyDetectionJob.main`): `--properties FILE` with the
+//! Managed Flink property groups; here `source` and both sinks use the `file` connector. Parallelism 1 keeps the
+//! anomalies in input order, so the output is line for line what `packager run` prints.
+
+use crate::build::java::FlinkHome;
+use crate::config::{FileConfig, resolve_detector};
+use crate::error::{Error, Result};
+use crate::replay::Summary;
+use crate::run::{EmitChoice, OutputFormat, RunArgs, SAMPLE};
+use detector_wasm::config::Emit;
+use detector_wasm::{DeadLetter, Verdict};
+use miette::Diagnostic;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// What can stop `packager run --flink`.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum FlinkRunError {
+    #[error("no jar at {0}")]
+    #[diagnostic(code(packager::run::jar), help("build one with `packager build --local`, or pass --jar FILE"))]
+    NoJar(PathBuf),
+
+    #[error("--kernel does not apply to --flink: the job runs the kernel inside its jar")]
+    #[diagnostic(code(packager::run::kernel), help("rebuild the jar with `packager build --local`, or drop --flink"))]
+    KernelWithFlink,
+
+    #[error("`java` could not be started: {0}")]
+    #[diagnostic(code(packager::run::java), help("install a Java 11+ runtime (Debian: apt-get install openjdk-17-jdk-headless)"))]
+    NoJava(std::io::Error),
+
+    #[error("the Flink job failed ({status}); its last output lines:\n{tail}")]
+    #[diagnostic(code(packager::run::job), help("the full log is {log}; -v shows the job's output as it runs"))]
+    JobFailed { status: String, tail: String, log: String },
+
+    #[error("cannot use the work directory {path}: {source}")]
+    #[diagnostic(code(packager::run::work))]
+    Work { path: PathBuf, source: std::io::Error },
+}
+
+/// The jar `packager build` writes, relative to the project.
+pub fn default_jar() -> PathBuf {
+    let project = crate::build::find_project().unwrap_or_else(|_| PathBuf::from("."));
+    project.join("target/packager").join(crate::build::JAR_NAME)
+}
+
+/// Runs the replay on a MiniCluster. `args` are already merged with packager.toml.
+pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
+    if args.kernel.is_some() {
+        return Err(FlinkRunError::KernelWithFlink.into());
+    }
+    let mut config = resolve_detector(&args.detector, file)?;
+    let emit = args.emit.unwrap_or(EmitChoice::Anomalies);
+    config.emit = match emit {
+        EmitChoice::Anomalies => Emit::Anomalies,
+        EmitChoice::All => Emit::All,
+    };
+    let output = args.output.unwrap_or(OutputFormat::Json);
+    let jar = args.jar.clone().unwrap_or_else(default_jar);
+    if !jar.is_file() {
+        return Err(FlinkRunError::NoJar(jar).into());
+    }
+    let flink = FlinkHome::open(args.flink_home.as_deref())?;
+
+    let work = tempfile::Builder::new()
+        .prefix("packager-flink-run-")
+        .tempdir()
+        .map_err(|source| FlinkRunError::Work { path: std::env::temp_dir(), source })?;
+    let work_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FlinkRunError::Work { path, source }
+    };
+    let (input, input_name) = match &args.file {
+        Some(p) if p.as_os_str() != "-" => {
+            let abs = p.canonicalize().map_err(|source| Error::ReadInput { path: p.clone(), source })?;
+            (abs, p.display().to_string())
+        }
+        other => {
+            // The file source reads files, so standard input and the bundled sample are written out first.
+            let path = work.path().join("input.jsonl");
+            let (bytes, name) = match other {
+                Some(_) => {
+                    let mut buf = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
+                        .map_err(|source| Error::ReadInput { path: "-".into(), source })?;
+                    (buf, "standard input".to_string())
+                }
+                None => (SAMPLE.to_vec(), "the bundled sample transactions".to_string()),
+            };
+            std::fs::write(&path, bytes).map_err(work_err(&path))?;
+            (path, name)
+        }
+    };
+    let anomalies_dir = work.path().join("anomalies");
+    let dead_dir = work.path().join("dead-letters");
+    let properties = work.path().join("application_properties.json");
+    let groups = property_groups(&input, &anomalies_dir, &dead_dir, &config, args.batch_size);
+    std::fs::write(&properties, serde_json::to_vec_pretty(&groups).expect("properties serialize")).map_err(work_err(&properties))?;
+
+    let log = work.path().join("job.log");
+    let log_file = std::fs::File::create(&log).map_err(work_err(&log))?;
+    let classpath = format!("{}:{}", jar.display(), flink.classpath());
+    eprintln!("starting the job on a local MiniCluster (Flink {}, {}) ...", flink.version, jar.display());
+    let started = Instant::now();
+    let mut cmd = Command::new("java");
+    cmd.arg(format!("-Djava.io.tmpdir={}", work.path().display()))
+        .arg("-cp")
+        .arg(&classpath)
+        .arg(crate::build::MAIN_CLASS)
+        .arg("--properties")
+        .arg(&properties)
+        .stdin(Stdio::null());
+    if verbose > 0 {
+        cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    } else {
+        let err_file = log_file.try_clone().map_err(work_err(&log))?;
+        cmd.stdout(log_file).stderr(err_file);
+    }
+    let status = cmd.status().map_err(FlinkRunError::NoJava)?;
+    let elapsed = started.elapsed();
+    if !status.success() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        // Keep the log: the temporary directory goes away with `work`.
+        let kept = std::env::temp_dir().join(format!("packager-flink-run-{}.log", std::process::id()));
+        let _ = std::fs::copy(&log, &kept);
+        return Err(FlinkRunError::JobFailed { status: status.to_string(), tail, log: kept.display().to_string() }.into());
+    }
+
+    let verdicts = read_part_files(&anomalies_dir)?;
+    let dead = read_part_files(&dead_dir)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut summary = Summary::default();
+    let mut keys = std::collections::HashSet::new();
+    for line in &verdicts {
+        let verdict: Option<Verdict> = serde_json::from_slice(line).ok();
+        if let Some(v) = &verdict {
+            summary.events += 1;
+            keys.insert(v.key.clone());
+            if v.status == detector_wasm::verdict::Status::Anomaly {
+                summary.anomalies += 1;
+            }
+        }
+        let written = match (output, &verdict) {
+            (OutputFormat::Text, Some(v)) => writeln!(out, "{}", crate::run::text_line(v)),
+            _ => out.write_all(line).and_then(|()| out.write_all(b"\n")),
+        };
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            other => other.map_err(Error::Stdout)?,
+        }
+    }
+    let _ = out.flush();
+    summary.invalid = dead.len() as u64;
+    summary.keys = keys.len() as u64;
+    let show_invalid = if verbose > 0 { usize::MAX } else { args.show_invalid.unwrap_or(20) };
+    for line in dead.iter().take(show_invalid) {
+        let reason = serde_json::from_slice::<DeadLetter>(line)
+            .map(|d| crate::run::describe_dead_letter(&d))
+            .unwrap_or_else(|_| String::from_utf8_lossy(line).into_owned());
+        eprintln!("dead letter: {reason}");
+    }
+    if dead.len() > show_invalid {
+        eprintln!("… and {} more invalid lines (-v shows all; --dead-letters FILE keeps them)", dead.len() - show_invalid);
+    }
+    if let Some(path) = &args.dead_letters {
+        let mut text = Vec::new();
+        for line in &dead {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        std::fs::write(path, text).map_err(|source| Error::WriteOutput { path: path.clone(), source })?;
+    }
+    let counted = if emit == EmitChoice::All {
+        format!("{} events, {} keys, {} anomalies", summary.events, summary.keys, summary.anomalies)
+    } else {
+        format!("{} anomalies", summary.anomalies)
+    };
+    eprintln!(
+        "replayed {input_name} through Flink {} on a MiniCluster: {counted}, {} invalid records in {:.2} s (JVM start included)",
+        flink.version,
+        summary.invalid,
+        elapsed.as_secs_f64()
+    );
+    Ok(summary)
+}
+
+/// The job's property groups for a local file-to-file run.
+fn property_groups(input: &Path, anomalies: &Path, dead: &Path, config: &detector_wasm::Config, batch_size: Option<usize>) -> Value {
+    // Managed Flink property values are strings; the kernel reads numbers and booleans from strings too.
+    let detector: serde_json::Map<String, Value> = config
+        .to_map()
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, Value::String(text))
+        })
+        .collect();
+    let mut job = serde_json::Map::new();
+    // One task: the job then emits in input order, as `packager run` does.
+    job.insert("parallelism".into(), "1".into());
+    // The file sink commits on checkpoints; a short interval ends a bounded run soon after its input.
+    job.insert("checkpoint_interval_ms".into(), "500".into());
+    if let Some(n) = batch_size {
+        job.insert("parse_batch_size".into(), n.to_string().into());
+    }
+    json!([
+        {"PropertyGroupId": "source", "PropertyMap": {"connector": "file", "path": input.display().to_string()}},
+        {"PropertyGroupId": "anomalies", "PropertyMap": {"connector": "file", "path": anomalies.display().to_string()}},
+        {"PropertyGroupId": "dead_letters", "PropertyMap": {"connector": "file", "path": dead.display().to_string()}},
+        {"PropertyGroupId": "detector", "PropertyMap": detector},
+        {"PropertyGroupId": "job", "PropertyMap": job},
+    ])
+}
+
+/// Every line of the committed part files under `dir`, part files in the order the sink wrote them.
+fn read_part_files(dir: &Path) -> Result<Vec<Vec<u8>>> {
+    let mut parts: Vec<(Vec<u64>, PathBuf)> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            // In-progress and pending files start with a dot; only committed files count.
+            .filter(|p| p.is_file() && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+            .map(|p| (part_order(&p), p))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::ReadInput { path: dir.to_path_buf(), source }),
+    };
+    parts.sort();
+    let mut lines = Vec::new();
+    for (_, path) in parts {
+        let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput { path: path.clone(), source })?;
+        lines.extend(bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
+    }
+    Ok(lines)
+}
+
+/// `anomalies-<uuid>-<subtask>-<counter>.jsonl` sorts by (subtask, counter): the numbers after the uuid.
+fn part_order(path: &Path) -> Vec<u64> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let numbers: Vec<u64> = stem.rsplit('-').take(2).filter_map(|p| p.parse().ok()).collect();
+    numbers.into_iter().rev().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_files_sort_by_their_counter_not_by_name() {
+        let a = part_order(Path::new("/x/anomalies-1b2c-0-10.jsonl"));
+        let b = part_order(Path::new("/x/anomalies-1b2c-0-9.jsonl"));
+        assert_eq!(a, vec![0, 10]);
+        assert!(b < a);
+    }
+
+    #[test]
+    fn every_detector_value_is_a_string_the_kernel_reads_back() {
+        let mut config = detector_wasm::Config::default();
+        config.threshold_multiplier = 2.5;
+        config.velocity = false;
+        let groups = property_groups(Path::new("/in"), Path::new("/a"), Path::new("/d"), &config, Some(64));
+        let detector = groups[3]["PropertyMap"].as_object().unwrap();
+        assert!(detector.values().all(Value::is_string), "{detector:?}");
+        let back = detector_wasm::Config::from_map(detector).unwrap();
+        assert_eq!(back.to_json(), config.to_json());
+        assert_eq!(groups[4]["PropertyMap"]["parallelism"], "1");
+        assert_eq!(groups[4]["PropertyMap"]["parse_batch_size"], "64");
+    }
+}

@@ -267,9 +267,7 @@ mod tests {
 
     #[test]
     fn every_detector_value_is_a_string_the_kernel_reads_back() {
-        let mut config = detector_wasm::Config::default();
-        config.threshold_multiplier = 2.5;
-        config.velocity = false;
+        let config = detector_wasm::Config { threshold_multiplier: 2.5, velocity: false, ..Default::default() };
         let groups = property_groups(Path::new("/in"), Path::new("/a"), Path::new("/d"), &config, Some(64));
         let detector = groups[3]["PropertyMap"].as_object().unwrap();
         assert!(detector.values().all(Value::is_string), "{detector:?}");

@@ -5,6 +5,7 @@ pub mod config;
 pub mod error;
 pub mod generate;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod score;
 

@@ -17,7 +17,6 @@ pub mod html;
 use crate::replay::Summary;
 use detector_wasm::Verdict;
 use detector_wasm::abi;
-use detector_wasm::verdict::Status;
 use std::collections::HashMap;
 
 /// Chart points kept over all keys before series are aggregated harder (≈ 32 MB).
@@ -136,6 +135,18 @@ pub struct KeySeries {
     pub markers: Vec<Marker>,
 }
 
+/// The fields of a verdict that every plotted event needs.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Plotted<'a> {
+    #[serde(borrow)]
+    key: std::borrow::Cow<'a, str>,
+    value: f64,
+    timestamp: Option<i64>,
+    expected_low: Option<f64>,
+    expected_high: Option<f64>,
+}
+
 /// Gathers a report while a replay runs.
 pub struct Collector {
     options: Options,
@@ -164,12 +175,13 @@ impl Collector {
 
     /// Adds the verdict (kernel JSON, rendered because the kernel runs with `emit = all`) of input line `line`.
     pub fn add(&mut self, line: u64, flags: u8, verdict_json: &[u8]) {
-        let Ok(v) = serde_json::from_slice::<Verdict>(verdict_json) else {
+        // Most events are only plotted: read just the plotted fields, and the whole verdict only for marked events.
+        let Ok(p) = serde_json::from_slice::<Plotted>(verdict_json) else {
             // A custom --kernel may write verdicts this packager does not know; the page counts them.
             self.unreadable += 1;
             return;
         };
-        let flagged = flags & abi::FLAG_ANOMALY != 0 || v.status == Status::Anomaly;
+        let flagged = flags & abi::FLAG_ANOMALY != 0;
         let labeled = flags & abi::FLAG_LABELED != 0;
         let positive = flags & abi::FLAG_LABEL_POSITIVE != 0;
         let outcome = match (flagged, labeled, positive) {
@@ -179,24 +191,27 @@ impl Collector {
             (false, true, true) => Some(Outcome::Miss),
             (false, _, _) => None,
         };
-        if v.timestamp.is_none() {
+        if p.timestamp.is_none() {
             self.has_time = false;
         }
-        let x = v.timestamp.map(|t| t as f64).unwrap_or(line as f64);
+        let x = p.timestamp.map(|t| t as f64).unwrap_or(line as f64);
         let cap = (POINT_BUDGET / (self.keys.len() + 1)).clamp(MIN_POINTS_PER_KEY, self.options.max_points.max(2));
-        let series = self.keys.entry(v.key.clone()).or_default();
+        if !self.keys.contains_key(p.key.as_ref()) {
+            self.keys.insert(p.key.clone().into_owned(), KeySeries::default());
+        }
+        let Some(series) = self.keys.get_mut(p.key.as_ref()) else { return };
         series.events += 1;
         if flagged {
             series.anomalies += 1;
         }
-        let value = v.value as f32;
+        let value = p.value as f32;
         series.points.push(Point {
             x,
             mean: value,
             min: value,
             max: value,
-            low: v.expected_low.map_or(f32::NAN, |l| l as f32),
-            high: v.expected_high.map_or(f32::NAN, |h| h as f32),
+            low: p.expected_low.map_or(f32::NAN, |l| l as f32),
+            high: p.expected_high.map_or(f32::NAN, |h| h as f32),
             events: 1,
         });
         self.points += 1;
@@ -206,7 +221,11 @@ impl Collector {
             self.points -= before - series.points.len();
         }
         let Some(outcome) = outcome else { return };
-        series.markers.push(Marker { x, value: v.value, outcome });
+        series.markers.push(Marker { x, value: p.value, outcome });
+        let Ok(v) = serde_json::from_slice::<Verdict>(verdict_json) else {
+            self.unreadable += 1;
+            return;
+        };
         let row = Row {
             line,
             anomaly_id: v.anomaly_id,

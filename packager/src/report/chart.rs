@@ -57,7 +57,8 @@ pub fn render(series: &KeySeries, log: bool, time_axis: bool) -> String {
         y1 = y0 + 1.0;
     }
     let pad = (y1 - y0) * 0.05;
-    let (y0, y1) = (y0 - pad, y1 + pad);
+    // ln(1 + v) of a non-negative value is never below 0: padding must not invent negative ticks.
+    let (y0, y1) = (if log { (y0 - pad).max(0.0) } else { y0 - pad }, y1 + pad);
     let span_x = if x1 > x0 { x1 - x0 } else { 1.0 };
     let px = |x: f64| LEFT + (x - x0) / span_x * (WIDTH - LEFT - RIGHT);
     let py = |v: f64| TOP + (1.0 - (scale(v) - y0) / (y1 - y0)) * (HEIGHT - TOP - BOTTOM);
@@ -161,7 +162,7 @@ mod tests {
         let series = KeySeries {
             events: 4,
             anomalies: 1,
-            points: vec![p(0.0, 10.0, false), p(1.0, 11.0, true), p(2.0, 12.0, true), p(3.0, 90.0, true)],
+            points: vec![p(0.0, 0.0, false), p(1.0, 11.0, true), p(2.0, 12.0, true), p(3.0, 90.0, true)],
             markers: vec![Marker { x: 3.0, value: 90.0, outcome: Outcome::Hit }, Marker { x: 2.0, value: 12.0, outcome: Outcome::Miss }],
         };
         let svg = render(&series, true, false);
@@ -170,6 +171,7 @@ mod tests {
         assert_eq!(svg.matches("class=\"m-miss\"").count(), 1);
         assert!(svg.contains("line 3"), "x axis falls back to input lines: {svg}");
         assert!(!svg.contains("NaN"), "no NaN coordinates: {svg}");
+        assert!(!svg.contains(">-"), "no negative ticks on a log axis: {svg}");
     }
 
     #[test]

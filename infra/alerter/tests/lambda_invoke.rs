@@ -10,6 +10,10 @@
 //!    response must equal `tests/fixtures/kinesis-event.expected.json`, the function's stdout must carry the EMF
 //!    counts, and the queue must hold one alert per published anomaly.
 //!
+//! The function is the crate's binary that cargo built for this test, or, when `ALERTER_FUNCTION_CMD` is set, that
+//! command line (split on whitespace): `scripts/check.sh` sets it to run the `bootstrap` from the arm64 zip that
+//! `build.sh` wrote under `qemu-aarch64`, so the shipped artifact itself answers the invoke.
+//!
 //! Needs `cargo-lambda` (`pip install cargo-lambda`), `moto_server` (`pip install 'moto[server]'`) and `python3`;
 //! fails, never skips, without them. Every process started here is stopped when the test ends, also on failure.
 
@@ -24,6 +28,8 @@ use support::{ChildGuard, FaultProxy, Moto, crate_path, drain, topic_with_queue,
 use test_support::free_port;
 
 const INSTALL_CARGO_LAMBDA: &str = "install it with `pip install cargo-lambda ziglang`";
+/// Generous for the SDK's retries of the throttled publishes, also under qemu; a normal run takes a few seconds.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `cargo lambda watch --only-lambda-apis` on a free loopback port, once it accepts connections.
 fn start_emulator(log: &Path) -> (ChildGuard, u16) {
@@ -57,6 +63,18 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// The program and arguments that run the function: `ALERTER_FUNCTION_CMD`, or the crate's own binary.
+fn function_command() -> (String, Vec<String>) {
+    match std::env::var("ALERTER_FUNCTION_CMD") {
+        Ok(line) if !line.trim().is_empty() => {
+            let mut words = line.split_whitespace().map(str::to_string);
+            let program = words.next().expect("a non-blank line has a first word");
+            (program, words.collect())
+        }
+        _ => (env!("CARGO_BIN_EXE_alerter").to_string(), Vec::new()),
+    }
+}
+
 /// A scratch directory for this test's logs, removed when dropped.
 struct Scratch(PathBuf);
 
@@ -78,9 +96,11 @@ async fn cargo_lambda_invoke_of_the_fixture_returns_exactly_the_documented_batch
     let proxy = FaultProxy::start(moto.endpoint());
     let (_watch, port) = start_emulator(&watch_log);
 
-    let _function = ChildGuard::spawn(
-        "the alerter binary",
-        Command::new(env!("CARGO_BIN_EXE_alerter"))
+    let (program, args) = function_command();
+    let mut function = ChildGuard::spawn(
+        format!("the function ({program})"),
+        Command::new(&program)
+            .args(&args)
             .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
@@ -97,26 +117,50 @@ async fn cargo_lambda_invoke_of_the_fixture_returns_exactly_the_documented_batch
             .stdin(Stdio::null())
             .stdout(log_file(&function_out))
             .stderr(log_file(&function_err)),
-        "cargo builds it for this test",
+        "cargo builds the crate's binary for this test; for ALERTER_FUNCTION_CMD, install what it names",
     );
 
-    let invoke = Command::new("cargo")
-        .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string(), "--output-format", "json"])
-        .arg("--data-file")
-        .arg(crate_path("tests/fixtures/kinesis-event.json"))
-        .current_dir(crate_path(""))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cargo lambda invoke ({e}): {INSTALL_CARGO_LAMBDA}"));
+    let (invoke_out, invoke_err) = (scratch.0.join("invoke.json"), scratch.0.join("invoke.log"));
+    let mut invoke = ChildGuard::spawn(
+        "cargo lambda invoke",
+        Command::new("cargo")
+            .args(["lambda", "invoke", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string(), "--output-format", "json"])
+            .arg("--data-file")
+            .arg(crate_path("tests/fixtures/kinesis-event.json"))
+            .current_dir(crate_path(""))
+            .stdin(Stdio::null())
+            .stdout(log_file(&invoke_out))
+            .stderr(log_file(&invoke_err)),
+        INSTALL_CARGO_LAMBDA,
+    );
+    // The emulator waits for a function that never polls, so a function that died would hang the invoke: watch both.
+    let deadline = Instant::now() + INVOKE_TIMEOUT;
+    let status = loop {
+        if let Some(status) = invoke.child_mut().try_wait().unwrap() {
+            break status;
+        }
+        if let Some(why) = function.exited() {
+            panic!("{why} before answering the invoke; its log:\n{}", read(&function_err));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cargo lambda invoke got no answer within {} s\n--- watch:\n{}\n--- function:\n{}",
+            INVOKE_TIMEOUT.as_secs(),
+            read(&watch_log),
+            read(&function_err)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(
-        invoke.status.success(),
-        "cargo lambda invoke failed: {}\n--- watch:\n{}\n--- function:\n{}",
-        String::from_utf8_lossy(&invoke.stderr),
+        status.success(),
+        "cargo lambda invoke failed ({status}): {}\n--- watch:\n{}\n--- function:\n{}",
+        read(&invoke_err),
         read(&watch_log),
         read(&function_err)
     );
 
-    let response: Value = serde_json::from_slice(&invoke.stdout)
-        .unwrap_or_else(|e| panic!("the response is not JSON ({e}): {}", String::from_utf8_lossy(&invoke.stdout)));
+    let response: Value =
+        serde_json::from_str(&read(&invoke_out)).unwrap_or_else(|e| panic!("the response is not JSON ({e}): {}", read(&invoke_out)));
     let expected: Value = serde_json::from_str(&read(&crate_path("tests/fixtures/kinesis-event.expected.json"))).unwrap();
     assert_eq!(response, expected, "the batch response differs from kinesis-event.expected.json");
     assert_eq!(expected["batchItemFailures"].as_array().map(Vec::len), Some(2), "records 8 and 10 (throttled) only");

@@ -4,7 +4,8 @@
 #
 #   rustup targets   wasm32-unknown-unknown (the kernel), aarch64-unknown-linux-gnu (the alerter Lambda)
 #   Debian           junit5 (the JUnit console launcher for the Flink job's tests), chromium + chromium-driver
-#                    (browser tests of the report and the playground)
+#                    (browser tests of the report and the playground), qemu-user + libc6-arm64-cross (to run
+#                    the arm64 alerter from its zip in the invoke test)
 #   Python (venv)    .tools/venv: moto[server], scipy, cargo-lambda, ziglang, cargo-zigbuild
 #                    .tools/checkov: checkov alone, since its pins fight moto's
 #   Flink            1.20.3 jars from PyPI apache-flink-libraries into .tools/flink-1.20.3 (FLINK_HOME)
@@ -20,7 +21,7 @@ say "rust targets"
 rustup target add wasm32-unknown-unknown aarch64-unknown-linux-gnu >/dev/null 2>&1 \
     || rustup target add wasm32-unknown-unknown aarch64-unknown-linux-gnu
 
-apt_packages=(junit5 chromium chromium-driver)
+apt_packages=(junit5 chromium chromium-driver qemu-user libc6-arm64-cross)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -113,7 +113,7 @@ fn direct(detector: &Detector, events: &[Vec<u8>], states: &mut HashMap<String, 
         let (next, assessment) = detector_wasm::detect(detector, state, &event).unwrap();
         if assessment.is_anomaly() {
             anomalies += 1;
-            std::hint::black_box(detector_wasm::render(detector.config(), &event, &assessment).to_json());
+            std::hint::black_box(serde_json::to_vec(&detector_wasm::render(detector.config(), &event, &assessment)).unwrap());
         }
         state.clear();
         next.encode_into(state);

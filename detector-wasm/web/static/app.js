@@ -175,6 +175,10 @@ function drawChart() {
   ctx.strokeStyle = "#1f77b4"; ctx.lineWidth = 1.2; ctx.beginPath();
   idx.forEach((i, n) => (n ? ctx.lineTo(px(e.x[i]), py(e.value[i])) : ctx.moveTo(px(e.x[i]), py(e.value[i]))));
   ctx.stroke();
+  if (idx.length === 1) {
+    ctx.fillStyle = "#1f77b4";
+    ctx.beginPath(); ctx.arc(px(e.x[idx[0]]), py(e.value[idx[0]]), 3, 0, 2 * Math.PI); ctx.fill();
+  }
   for (const i of idx) {
     const o = outcome(e.flags[i]);
     if (!o) continue;

@@ -126,11 +126,11 @@ test("malformed lines are listed with line numbers and reasons, and the page kee
   assert.match(listed[1], /^line 3: field `amount`: /);
   assert.match(listed[2], /^line 5: field `userId`: /);
   assert.equal(await text("count-invalid"), "3");
+  await page.screenshot({ path: path.join(artifacts, "playground-malformed.png"), fullPage: true });
 
   await page.setInputFiles("#file", { name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from("userId,amount,timestamp\nu1,5,1767225600000\nu1,\"6\n") });
   await page.waitForFunction(() => document.getElementById("count-invalid").textContent === "1");
   assert.match((await page.locator("#invalid li").allTextContents())[0], /^line 3: csv row: .*quote/);
-  await page.screenshot({ path: path.join(artifacts, "playground-malformed.png"), fullPage: true });
 
   // Still alive: a generated stream replays and is scored.
   await page.click("#generate");

@@ -73,6 +73,9 @@ pub struct RunArgs {
     /// Busiest keys charted in the report [default: 6]
     #[arg(long)]
     pub report_keys: Option<usize>,
+    /// Keys with the most anomalies charted in the report besides the busiest [default: 3]
+    #[arg(long)]
+    pub report_anomalous_keys: Option<usize>,
     /// Most chart points per key in the report; longer series are aggregated [default: 1000]
     #[arg(long)]
     pub report_max_points: Option<usize>,
@@ -103,6 +106,7 @@ impl RunArgs {
             self.report_key = from_file.report_key;
         }
         self.report_keys = self.report_keys.or(from_file.report_keys);
+        self.report_anomalous_keys = self.report_anomalous_keys.or(from_file.report_anomalous_keys);
         self.report_max_points = self.report_max_points.or(from_file.report_max_points);
         self.report_max_rows = self.report_max_rows.or(from_file.report_max_rows);
         Ok(self)
@@ -220,6 +224,7 @@ fn report_options(args: &RunArgs) -> report::Options {
     let defaults = report::Options::default();
     report::Options {
         busiest: args.report_keys.unwrap_or(defaults.busiest),
+        most_anomalous: args.report_anomalous_keys.unwrap_or(defaults.most_anomalous),
         keys: args.report_key.clone(),
         max_points: args.report_max_points.unwrap_or(defaults.max_points),
         max_rows: args.report_max_rows.unwrap_or(defaults.max_rows),

@@ -74,8 +74,14 @@ fn report_names_every_flagged_anomaly_and_every_label_with_scores_and_config() {
         let value = summary.split(&format!("{name} ")).nth(1).unwrap().split(' ').next().unwrap();
         assert!(html.contains(&format!("{name} <b>{value}</b>")), "{name} {value} missing from the report");
     }
-    // The chosen key is charted besides the six busiest, and the configuration is listed.
-    assert_eq!(html.matches("<svg class=\"chart\"").count(), 7);
+    // Charted: the six busiest keys, the three with the most anomalies among the rest, and the chosen key.
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 10);
+    let most_flagged = flagged.iter().fold(std::collections::HashMap::<&str, usize>::new(), |mut m, v| {
+        *m.entry(v.key.as_str()).or_default() += 1;
+        m
+    });
+    let top_key = most_flagged.iter().max_by_key(|(k, n)| (**n, std::cmp::Reverse(**k))).unwrap().0;
+    assert!(html.contains(&format!("<h3 class=\"key\">{top_key} ")), "the key with the most anomalies ({top_key}) is not charted");
     assert!(html.contains("<h3 class=\"key\">user029 "), "--report-key user029 not charted");
     assert!(html.contains("<td><code>threshold_multiplier</code></td><td><code>2.5</code></td>"));
     // Self-contained: nothing to fetch, no script.

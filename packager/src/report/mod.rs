@@ -31,6 +31,8 @@ pub const TOP_ANOMALIES: usize = 25;
 pub struct Options {
     /// The busiest keys charted.
     pub busiest: usize,
+    /// The keys with the most anomalies charted besides the busiest ones.
+    pub most_anomalous: usize,
     /// Keys charted besides the busiest ones.
     pub keys: Vec<String>,
     /// Most chart points per key.
@@ -41,7 +43,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { busiest: 6, keys: Vec::new(), max_points: 1000, max_rows: 5000 }
+        Options { busiest: 6, most_anomalous: 3, keys: Vec::new(), max_points: 1000, max_rows: 5000 }
     }
 }
 
@@ -259,11 +261,16 @@ impl Collector {
         self.top.truncate(TOP_ANOMALIES);
     }
 
-    /// The finished report: the busiest keys plus the chosen ones, in that order.
+    /// The finished report: the busiest keys, the keys with the most anomalies, and the chosen ones, in that order.
     pub fn finish(mut self, summary: Summary, meta: Meta) -> Report {
         let mut by_events: Vec<(&String, &KeySeries)> = self.keys.iter().collect();
         by_events.sort_by(|a, b| b.1.events.cmp(&a.1.events).then_with(|| a.0.cmp(b.0)));
         let mut chosen: Vec<String> = by_events.iter().take(self.options.busiest).map(|(k, _)| (*k).clone()).collect();
+        let mut by_anomalies: Vec<&(&String, &KeySeries)> =
+            by_events.iter().filter(|(k, s)| s.anomalies > 0 && !chosen.contains(k)).collect();
+        by_anomalies.sort_by(|a, b| b.1.anomalies.cmp(&a.1.anomalies).then_with(|| a.0.cmp(b.0)));
+        let anomalous: Vec<String> = by_anomalies.iter().take(self.options.most_anomalous).map(|(k, _)| (*k).clone()).collect();
+        chosen.extend(anomalous);
         let mut missing_keys = Vec::new();
         for key in &self.options.keys {
             if chosen.contains(key) {
@@ -306,7 +313,8 @@ pub struct Meta {
 pub struct Report {
     pub meta: Meta,
     pub summary: Summary,
-    /// Charted keys with their series, busiest first, then the keys asked for with `--report-key`.
+    /// Charted keys with their series: the busiest, then those with the most anomalies, then the keys asked for with
+    /// `--report-key`.
     pub charts: Vec<(String, KeySeries)>,
     /// `--report-key` keys that never appeared in the input.
     pub missing_keys: Vec<String>,
@@ -375,7 +383,8 @@ mod tests {
 
     #[test]
     fn busiest_keys_come_first_then_chosen_keys() {
-        let mut c = Collector::new(Options { busiest: 1, keys: vec!["quiet".into(), "absent".into()], ..Options::default() });
+        let mut c =
+            Collector::new(Options { busiest: 1, most_anomalous: 0, keys: vec!["quiet".into(), "absent".into()], ..Options::default() });
         let mut line = 0;
         for (key, n) in [("quiet", 12), ("busy", 30), ("mid", 20)] {
             for (flags, json) in verdicts(key, &vec![10.0; n], None) {
@@ -387,6 +396,27 @@ mod tests {
         let names: Vec<&str> = r.charts.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["busy", "quiet"]);
         assert_eq!(r.missing_keys, ["absent"]);
+    }
+
+    #[test]
+    fn keys_with_the_most_anomalies_are_charted_after_the_busiest() {
+        let mut c = Collector::new(Options { busiest: 1, most_anomalous: 1, ..Options::default() });
+        let mut line = 0;
+        let calm: Vec<f64> = (0..40).map(|i| 10.0 + (i % 3) as f64).collect();
+        let mut spiky = calm[..20].to_vec();
+        spiky.push(900.0);
+        let mut once = calm[..20].to_vec();
+        once.extend([900.0, 11.0, 950.0]);
+        for (key, values) in [("busy", &calm), ("spiky", &spiky), ("twice", &once)] {
+            for (flags, json) in verdicts(key, values, None) {
+                line += 1;
+                c.add(line, flags, &json);
+            }
+        }
+        let r = c.finish(Summary::default(), Meta { input: "t".into(), kernel: "k".into(), seconds: 0.0, config: Default::default() });
+        let names: Vec<&str> = r.charts.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["busy", "twice"], "the busiest key, then the one with the most anomalies");
+        assert_eq!(r.charts[1].1.anomalies, 2);
     }
 
     #[test]

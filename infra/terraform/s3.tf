@@ -75,7 +75,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
     # Keep a few previous jars for rollback, drop the rest.
     noncurrent_version_expiration {
       noncurrent_days           = var.noncurrent_version_expiration_days
-      newer_noncurrent_versions = 5
+      newer_noncurrent_versions = var.artifact_versions_kept > 0 ? var.artifact_versions_kept : null
     }
 
     abort_incomplete_multipart_upload {
@@ -90,6 +90,9 @@ resource "aws_s3_bucket_logging" "artifacts" {
   bucket        = aws_s3_bucket.artifacts.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "artifacts/"
+
+  # S3 checks at this call that the target's policy lets log delivery in.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_s3_bucket_policy" "artifacts" {
@@ -196,6 +199,9 @@ resource "aws_s3_bucket_logging" "archive" {
   bucket        = aws_s3_bucket.archive.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "archive/"
+
+  # S3 checks at this call that the target's policy lets log delivery in.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_s3_bucket_policy" "archive" {

@@ -410,9 +410,7 @@ mod tests {
 
     #[test]
     fn round_trips_through_json() {
-        let mut c = Config::default();
-        c.detector = DetectorKind::Ewma;
-        c.key_field = vec!["a".into(), "b".into()];
+        let c = Config { detector: DetectorKind::Ewma, key_field: vec!["a".into(), "b".into()], ..Config::default() };
         assert_eq!(Config::from_json(c.to_json().as_bytes()).unwrap(), c);
     }
 

@@ -436,8 +436,11 @@ fn trim_ascii(raw: &[u8]) -> &[u8] {
 fn json_error_reason(e: &serde_json::Error, raw: &[u8]) -> String {
     use serde_json::error::Category;
     match e.classify() {
-        Category::Data if raw.first() != Some(&b'{') => {
-            "record is not a JSON object; send one JSON object per record, like {\"userId\":\"user001\",\"amount\":100.0,...}".into()
+        _ if raw.first() != Some(&b'{') => {
+            let start: String = String::from_utf8_lossy(&raw[..raw.len().min(20)]).chars().filter(|c| !c.is_control()).collect();
+            format!(
+                "record is not a JSON object (it starts with `{start}`); send one JSON object per record, like {{\"userId\":\"user001\",\"amount\":100.0,...}}"
+            )
         }
         Category::Eof => format!("record is not valid JSON: it ends early ({e}); send the whole object"),
         _ => format!("record is not valid JSON: {e}"),

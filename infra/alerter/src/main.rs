@@ -1,0 +1,26 @@
+//! Entry point: logging, configuration, the SNS client, then the runtime loop in [`alerter::run`].
+
+use alerter::config::Config;
+use alerter::publish::SnsPublisher;
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use lambda_runtime::tracing;
+use std::time::Duration;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    // Diagnostics go to stderr so stdout carries only EMF documents; JSON when the function's log format is JSON.
+    tracing::init_default_subscriber_with_writer(std::io::stderr);
+    let config = Config::from_env().inspect_err(|e| tracing::error!("{e}"))?;
+    // A hung connection must not eat the invocation: the handler stops publishing before the deadline, and these
+    // bounds make each SNS call give up early enough to be retried by the SDK within that time.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(15))
+        .build();
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &config);
+    tracing::info!(topic = config.topic_arn, application = config.application, "alerter ready");
+    alerter::run(config, publisher).await
+}

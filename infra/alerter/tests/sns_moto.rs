@@ -1,0 +1,154 @@
+//! The alerter against SNS for real: the aws-sdk-sns client publishes to moto_server, an SQS queue subscribed to
+//! the topic (raw message delivery off, so the SNS envelope with Subject and MessageAttributes arrives) receives
+//! what SNS delivered, and the test reads it back.
+//!
+//! Needs `moto_server` (`pip install 'moto[server]'`) and `python3` on PATH; fails, never skips, without them.
+
+mod support;
+
+use alerter::config::Config;
+use alerter::decode;
+use alerter::handler;
+use alerter::publish::{PublishFailure, Publisher, SnsPublisher};
+use alerter::render::{self, Alert};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use support::{FaultProxy, Moto, fixture_event, fixture_expected_failures, sns_client, sqs_client, unique_name};
+
+/// A topic with a queue subscribed to it.
+struct Topic {
+    arn: String,
+    queue_url: String,
+}
+
+async fn topic_with_queue(moto: &Moto) -> Topic {
+    let (sns, sqs) = (sns_client(&moto.endpoint), sqs_client(&moto.endpoint));
+    let arn = sns.create_topic().name(unique_name("alerts")).send().await.unwrap().topic_arn.unwrap();
+    let queue_url = sqs.create_queue().queue_name(unique_name("alert-inbox")).send().await.unwrap().queue_url.unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe().topic_arn(&arn).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+    Topic { arn, queue_url }
+}
+
+fn config(topic_arn: &str) -> Config {
+    Config {
+        topic_arn: topic_arn.into(),
+        application: "frauddet-prod".into(),
+        dashboard_url: Some("https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=frauddet-prod".into()),
+    }
+}
+
+/// Every SNS envelope the queue holds, waiting until `expected` arrived and then once more for strays.
+async fn drain(moto: &Moto, queue_url: &str, expected: usize) -> Vec<Value> {
+    let sqs = sqs_client(&moto.endpoint);
+    let mut envelopes = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let wait = if envelopes.len() >= expected { 1 } else { 2 };
+        let received = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).wait_time_seconds(wait).send().await.unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() && (envelopes.len() >= expected || Instant::now() > deadline) {
+            return envelopes;
+        }
+        for message in messages {
+            envelopes.push(serde_json::from_str(message.body.as_deref().unwrap()).unwrap());
+            sqs.delete_message().queue_url(queue_url).receipt_handle(message.receipt_handle.unwrap()).send().await.unwrap();
+        }
+    }
+}
+
+/// The alerts the fixture's publishable anomalies render to, by anomaly id.
+fn expected_alerts(event: &Value, config: &Config) -> BTreeMap<String, Alert> {
+    event["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| decode::decode(r).ok())
+        .filter(|a| a.verdict.key != support::THROTTLED_KEY)
+        .map(|a| (a.verdict.anomaly_id.clone(), render::render(&a, config)))
+        .collect()
+}
+
+#[tokio::test]
+async fn fixture_batch_publishes_each_distinct_anomaly_once_and_reports_only_the_throttled_records() {
+    let moto = Moto::start();
+    let topic = topic_with_queue(&moto).await;
+    // SNS throttles the publishes for one key; everything else reaches moto.
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let config = config(&topic.arn);
+    let publisher = SnsPublisher::new(sns_client(&proxy.endpoint), &config);
+    let event = fixture_event();
+
+    let outcome = handler::process(event["Records"].as_array().unwrap(), &config, &publisher, None).await;
+
+    assert_eq!(outcome.failed, fixture_expected_failures());
+    assert_eq!((outcome.metrics.anomalies_published(), outcome.metrics.invalid_records()), (3, 5));
+    assert!(proxy.throttled() >= 2, "the SDK retries a throttled publish before the record is reported");
+
+    let expected = expected_alerts(&event, &config);
+    assert_eq!(expected.len(), 3);
+    let envelopes = drain(&moto, &topic.queue_url, expected.len()).await;
+    assert_eq!(envelopes.len(), expected.len(), "one message per distinct anomaly, duplicates not re-sent: {envelopes:#?}");
+    for envelope in &envelopes {
+        let attributes = &envelope["MessageAttributes"];
+        let id = attributes["anomalyId"]["Value"].as_str().unwrap();
+        let alert = &expected[id];
+        assert_eq!(envelope["Type"], "Notification");
+        assert_eq!(envelope["TopicArn"], topic.arn.as_str());
+        assert_eq!(envelope["Subject"], alert.subject.as_str());
+        assert_eq!(envelope["Message"], alert.message.as_str());
+        let got: BTreeMap<&str, (&str, &str)> = attributes
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, a)| (name.as_str(), (a["Type"].as_str().unwrap(), a["Value"].as_str().unwrap())))
+            .collect();
+        let want: BTreeMap<&str, (&str, &str)> = alert.attributes.iter().map(|(n, v)| (*n, ("String", v.as_str()))).collect();
+        assert_eq!(got, want);
+        assert!(["low", "medium", "high"].contains(&got["severity"].1));
+        assert!(got["key"].1.starts_with("user-"));
+    }
+    let subjects: Vec<&str> = envelopes.iter().map(|e| e["Subject"].as_str().unwrap()).collect();
+    assert!(subjects.iter().any(|s| s.starts_with("[HIGH] frauddet-prod: userId user-0042 amount 4999.00 outside ")), "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.starts_with("[MEDIUM] frauddet-prod: userId user-0077 burst of 5 events")), "{subjects:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_topic_is_transient_so_every_publishable_record_is_retried() {
+    let moto = Moto::start();
+    let config = config("arn:aws:sns:us-east-1:123456789012:no-such-topic");
+    let publisher = SnsPublisher::new(sns_client(&moto.endpoint), &config);
+    let event = fixture_event();
+    let outcome = handler::process(event["Records"].as_array().unwrap(), &config, &publisher, None).await;
+    // Records 1, 2, 3, 8, 10 and 11 carry anomalies; the five invalid ones are still not retried.
+    let suffixes: Vec<&str> = outcome.failed.iter().map(|s| &s[s.len() - 2..]).collect();
+    assert_eq!(suffixes, ["01", "02", "03", "08", "10", "11"]);
+    assert_eq!(outcome.metrics.invalid_records(), 5);
+}
+
+#[tokio::test]
+async fn a_message_sns_refuses_as_too_long_is_permanent() {
+    let moto = Moto::start();
+    let topic = topic_with_queue(&moto).await;
+    let publisher = SnsPublisher::new(sns_client(&moto.endpoint), &config(&topic.arn));
+    let alert = Alert {
+        anomaly_id: "an-0".into(),
+        subject: "too long".into(),
+        message: "x".repeat(render::MAX_MESSAGE_BYTES + 1),
+        attributes: vec![("severity", "low".into())],
+    };
+    match publisher.publish(&alert).await {
+        Err(PublishFailure::Permanent(e)) => assert!(e.contains("InvalidParameter"), "{e}"),
+        other => panic!("expected a permanent failure, got {other:?}"),
+    }
+}

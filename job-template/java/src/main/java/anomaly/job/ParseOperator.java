@@ -1,0 +1,200 @@
+package anomaly.job;
+
+import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.BoundedOneInput;
+import org.apache.flink.streaming.api.operators.ChainingStrategy;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Raw records → (key, event blob) through the kernel's parser, many records per native call.
+ *
+ * <p>Records are buffered up to {@code batchSize} records or {@code batchBytes} bytes and parsed together. The buffer
+ * is also flushed after {@code flushIntervalMs} (so a slow stream is not held back), before every checkpoint barrier
+ * and watermark (so a checkpoint never covers records still in the buffer: the operator holds no state), and at end
+ * of input. Records the kernel refuses go to the dead-letter side output as the kernel renders them.
+ */
+final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
+        implements OneInputStreamOperator<byte[], Tuple2<String, byte[]>>, BoundedOneInput {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(ParseOperator.class);
+
+    private final KernelSource kernelSource;
+    private final byte[] configJson;
+    private final int batchSize;
+    private final long batchBytes;
+    private final long flushIntervalMs;
+
+    private transient NativeKernel kernel;
+    private transient byte[][] records;
+    private transient long[] timestamps;
+    private transient boolean[] hasTimestamp;
+    private transient int count;
+    private transient long bytes;
+    private transient boolean flushScheduled;
+    private transient Counter recordsIn;
+    private transient Counter invalidRecords;
+    private transient Counter kernelErrors;
+    private transient KernelTimer timer;
+    private transient NativeKernel.ParseResults emitter;
+
+    ParseOperator(KernelSource kernelSource, byte[] configJson, int batchSize, long batchBytes, long flushIntervalMs) {
+        this.kernelSource = kernelSource;
+        this.configJson = configJson;
+        this.batchSize = batchSize;
+        this.batchBytes = batchBytes;
+        this.flushIntervalMs = flushIntervalMs;
+        // Chained to the source: the raw bytes never cross a network buffer before parsing.
+        setChainingStrategy(ChainingStrategy.ALWAYS);
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        kernel = openKernel();
+        LOG.info("kernel for parsing: {}", kernel.describe());
+        records = new byte[batchSize][];
+        timestamps = new long[batchSize];
+        hasTimestamp = new boolean[batchSize];
+        MetricGroup metrics = JobMetrics.group(getMetricGroup());
+        recordsIn = metrics.counter(JobMetrics.RECORDS_IN);
+        invalidRecords = metrics.counter(JobMetrics.INVALID_RECORDS);
+        kernelErrors = metrics.counter(JobMetrics.KERNEL_ERRORS);
+        timer = metrics.gauge(JobMetrics.KERNEL_NANOS_PER_RECORD, new KernelTimer());
+        emitter = new NativeKernel.ParseResults() {
+            @Override
+            public void event(int index, String key, byte[] event) {
+                Tuple2<String, byte[]> value = Tuple2.of(key, event);
+                output.collect(hasTimestamp[index] ? new StreamRecord<>(value, timestamps[index]) : new StreamRecord<>(value));
+            }
+
+            @Override
+            public void deadLetter(int index, byte[] json) {
+                emitDeadLetter(json);
+            }
+        };
+    }
+
+    private NativeKernel openKernel() throws Exception {
+        return NativeKernel.open(kernelSource.load(), configJson);
+    }
+
+    @Override
+    public void processElement(StreamRecord<byte[]> element) throws Exception {
+        byte[] record = element.getValue();
+        records[count] = record;
+        hasTimestamp[count] = element.hasTimestamp();
+        timestamps[count] = element.hasTimestamp() ? element.getTimestamp() : 0L;
+        count++;
+        bytes += record.length;
+        recordsIn.inc();
+        if (count == batchSize || bytes >= batchBytes) {
+            flush();
+        } else if (!flushScheduled) {
+            flushScheduled = true;
+            long now = getProcessingTimeService().getCurrentProcessingTime();
+            getProcessingTimeService().registerTimer(now + flushIntervalMs, time -> {
+                flushScheduled = false;
+                flush();
+            });
+        }
+    }
+
+    private void flush() throws Exception {
+        if (count == 0) {
+            return;
+        }
+        long start = System.nanoTime();
+        try {
+            kernel.parse(records, count, emitter);
+        } catch (KernelException e) {
+            LOG.warn("kernel failed on a batch of {} records ({}); retrying them one by one on a fresh instance", count, e.getMessage());
+            reparseOneByOne();
+        }
+        timer.record(System.nanoTime() - start, count);
+        java.util.Arrays.fill(records, 0, count, null);
+        count = 0;
+        bytes = 0;
+    }
+
+    /** After the host threw (not a trap: those it survives itself), isolates the record at fault. */
+    private void reparseOneByOne() throws Exception {
+        replaceKernel();
+        byte[][] one = new byte[1][];
+        for (int i = 0; i < count; i++) {
+            one[0] = records[i];
+            final int index = i;
+            try {
+                kernel.parse(one, 1, new NativeKernel.ParseResults() {
+                    @Override
+                    public void event(int ignored, String key, byte[] event) {
+                        emitter.event(index, key, event);
+                    }
+
+                    @Override
+                    public void deadLetter(int ignored, byte[] json) {
+                        emitter.deadLetter(index, json);
+                    }
+                });
+            } catch (KernelException e) {
+                emitDeadLetter(NativeKernel.deadLetter("kernel failed while parsing: " + e.getMessage(), records[i], false));
+                replaceKernel();
+            }
+        }
+    }
+
+    private void replaceKernel() throws Exception {
+        kernel.close();
+        kernel = openKernel();
+    }
+
+    private void emitDeadLetter(byte[] json) {
+        if (DeadLetters.isInvalidRecord(json)) {
+            invalidRecords.inc();
+        } else {
+            kernelErrors.inc();
+        }
+        output.collect(DeadLetters.TAG, new StreamRecord<>(json));
+    }
+
+    @Override
+    public void processWatermark(Watermark mark) throws Exception {
+        flush();
+        super.processWatermark(mark);
+    }
+
+    @Override
+    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+        flush();
+        super.prepareSnapshotPreBarrier(checkpointId);
+    }
+
+    @Override
+    public void endInput() throws Exception {
+        flush();
+    }
+
+    @Override
+    public void finish() throws Exception {
+        flush();
+        super.finish();
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            if (kernel != null) {
+                kernel.close();
+                kernel = null;
+            }
+        } finally {
+            super.close();
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package anomaly.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+
+/** What the job tests share: paths test.sh hands over, local environments, the reference run, output readers. */
+final class TestSupport {
+    private TestSupport() {}
+
+    /** The repository root (test.sh sets {@code anomaly.repo}). */
+    static Path repo() {
+        return Paths.get(System.getProperty("anomaly.repo", ".")).toAbsolutePath();
+    }
+
+    /** Precompiled test kernels built by test.sh from src/test/resources/fixtures/*.wat. */
+    static Path fixture(String name) {
+        return Paths.get(System.getProperty("anomaly.fixtures", "target/job-tests/fixtures")).resolve(name);
+    }
+
+    /** The kernel as shipped in the job jar. */
+    static byte[] embeddedKernel() throws IOException {
+        return KernelSource.embedded().load();
+    }
+
+    /** A local MiniCluster environment at {@code parallelism}, with no restarts unless {@code restarts} > 0. */
+    static StreamExecutionEnvironment env(int parallelism, int restarts) {
+        Configuration config = new Configuration();
+        if (restarts > 0) {
+            config.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+            config.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, restarts);
+            config.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(200));
+        } else {
+            config.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
+        }
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
+        return env;
+    }
+
+    /** The detector group the tests run with (strings, as Managed Flink stores them). */
+    static Map<String, String> detectorConfig() {
+        Map<String, String> config = new TreeMap<>();
+        config.put("threshold_multiplier", "3.0");
+        config.put("min_events", "10");
+        config.put("velocity", "true");
+        return config;
+    }
+
+    /** Job settings with a short checkpoint interval. */
+    static JobSettings settings(long checkpointIntervalMs) {
+        return JobSettings.from(Map.of(JobSettings.CHECKPOINT_INTERVAL_MS, Long.toString(checkpointIntervalMs)));
+    }
+
+    /** Every line of every committed part file under {@code dir} (in-progress and pending files start with a dot). */
+    static List<String> committedLines(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return Collections.emptyList();
+        }
+        List<String> lines = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path file : files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("."))
+                    .sorted().collect(Collectors.toList())) {
+                lines.addAll(Files.readAllLines(file, StandardCharsets.UTF_8));
+            }
+        }
+        return lines;
+    }
+
+    /** Lines of one file. */
+    static List<String> lines(Path file) throws IOException {
+        return Files.readAllLines(file, StandardCharsets.UTF_8);
+    }
+
+    /** A multiset: each distinct line with how often it occurs. */
+    static Map<String, Integer> multiset(List<String> lines) {
+        Map<String, Integer> counts = new TreeMap<>();
+        for (String line : lines) {
+            counts.merge(line, 1, Integer::sum);
+        }
+        return counts;
+    }
+
+    /** Asserts two multisets of lines are equal, naming a few differences when not. */
+    static void assertSameMultiset(List<String> expected, List<String> actual, String what) {
+        Map<String, Integer> e = multiset(expected);
+        Map<String, Integer> a = multiset(actual);
+        if (e.equals(a)) {
+            return;
+        }
+        List<String> diff = new ArrayList<>();
+        for (Map.Entry<String, Integer> entry : e.entrySet()) {
+            int got = a.getOrDefault(entry.getKey(), 0);
+            if (got != entry.getValue() && diff.size() < 3) {
+                diff.add("expected " + entry.getValue() + "× got " + got + "×: " + abbreviate(entry.getKey()));
+            }
+        }
+        for (Map.Entry<String, Integer> entry : a.entrySet()) {
+            if (!e.containsKey(entry.getKey()) && diff.size() < 6) {
+                diff.add("unexpected " + entry.getValue() + "×: " + abbreviate(entry.getKey()));
+            }
+        }
+        assertEquals(expected.size() + " lines", actual.size() + " lines",
+                what + " differ as multisets (" + expected.size() + " expected, " + actual.size() + " got); e.g. " + diff);
+        throw new AssertionError(what + " differ as multisets though the counts match; e.g. " + diff);
+    }
+
+    /** Whether two multisets of lines are equal. */
+    static boolean sameMultiset(List<String> a, List<String> b) {
+        return multiset(a).equals(multiset(b));
+    }
+
+    static String abbreviate(String s) {
+        return s.length() <= 200 ? s : s.substring(0, 200) + "…";
+    }
+
+    /**
+     * Runs the reference (the Rust Runner replaying the file, one state per key; test.sh builds it) and returns its
+     * anomalies and dead letters.
+     */
+    static Reference reference(Map<String, String> detectorConfig, Path events, Path workDir) throws Exception {
+        Path config = workDir.resolve("reference-config.json");
+        Files.write(config, AnomalyDetectionJob.configJson(detectorConfig));
+        Path anomalies = workDir.resolve("reference-anomalies.jsonl");
+        Path dead = workDir.resolve("reference-dead-letters.jsonl");
+        String replay = System.getProperty("anomaly.replay", repo().resolve("target/debug/examples/replay").toString());
+        Process process = new ProcessBuilder(replay, config.toString(), events.toString(), anomalies.toString(), dead.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(workDir.resolve("reference.log").toFile())
+                .start();
+        boolean finished = process.waitFor(10, TimeUnit.MINUTES);
+        if (!finished) {
+            process.destroyForcibly();
+        }
+        if (!finished || process.exitValue() != 0) {
+            throw new AssertionError("the reference replay failed: " + Files.readString(workDir.resolve("reference.log")));
+        }
+        return new Reference(lines(anomalies), lines(dead));
+    }
+
+    /** What the reference produced. */
+    static final class Reference {
+        final List<String> anomalies;
+        final List<String> deadLetters;
+
+        Reference(List<String> anomalies, List<String> deadLetters) {
+            this.anomalies = anomalies;
+            this.deadLetters = deadLetters;
+        }
+    }
+
+    /** A job over JSON-lines files, as the property groups would configure it. */
+    static AnomalyDetectionJob.Builder fileJob(Path events, Path out, Map<String, String> detectorConfig, JobSettings settings) {
+        return AnomalyDetectionJob.builder()
+                .source(Connectors.fileSource(events.toString(), (int) Connectors.DEFAULT_MAX_LINE_BYTES, null))
+                .anomalies(Connectors.fileSink(out.resolve("anomalies").toString()))
+                .deadLetters(Connectors.fileSink(out.resolve("dead-letters").toString()))
+                .detectorConfig(detectorConfig)
+                .settings(settings);
+    }
+}

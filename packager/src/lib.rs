@@ -1,0 +1,21 @@
+//! The `packager` CLI as a library: each subcommand is a module with its flags and a `run` function.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod replay;
+pub mod run;
+pub mod score;
+
+use cli::{Cli, Command};
+use config::FileConfig;
+
+/// Runs the parsed command line.
+pub fn run_cli(cli: Cli) -> error::Result<()> {
+    let file = FileConfig::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Run(args) => run::run(*args, &file, cli.verbose).map(|_| ()),
+        Command::Generate(args) => generate::run(&args),
+    }
+}

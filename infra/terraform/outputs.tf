@@ -16,6 +16,16 @@ output "cloudwatch_log_group_name" {
   value       = aws_cloudwatch_log_group.flink.name
 }
 
+output "flink_log_stream_arn" {
+  description = "ARN of the log stream the Flink application writes to (for `packager deploy` creating or updating the application)."
+  value       = aws_cloudwatch_log_stream.flink.arn
+}
+
+output "flink_service_role_arn" {
+  description = "ARN of the Flink application's service execution role (read the streams, the jar, write logs and metrics)."
+  value       = aws_iam_role.flink.arn
+}
+
 output "sns_topic_arn" {
   description = "ARN of the KMS-encrypted SNS topic that receives anomaly alerts and alarm notifications."
   value       = aws_sns_topic.alerts.arn
@@ -39,6 +49,16 @@ output "flink_application_arn" {
 output "kinesis_stream_arn" {
   description = "ARN of the input (transactions) stream."
   value       = aws_kinesis_stream.this["input"].arn
+}
+
+output "anomalies_stream_arn" {
+  description = "ARN of the anomalies stream (the job's `anomalies` sink, the alerter's source)."
+  value       = aws_kinesis_stream.this["anomalies"].arn
+}
+
+output "dead_letters_stream_arn" {
+  description = "ARN of the dead-letter stream (the job's `dead_letters` sink)."
+  value       = aws_kinesis_stream.this["dead_letters"].arn
 }
 
 output "anomalies_stream_name" {

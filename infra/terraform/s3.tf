@@ -318,26 +318,9 @@ data "aws_iam_policy_document" "tls_only" {
 }
 
 data "aws_iam_policy_document" "access_logs" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
   # With ACLs disabled (BucketOwnerEnforced) the log delivery service is let in by policy,
-  # and only for our two source buckets.
+  # and only for our two source buckets. It comes first because moto (used by
+  # infra/scripts/moto-apply.sh) stops reading the policy at a Principal of "*".
   statement {
     sid       = "S3ServerAccessLogsFromOurBuckets"
     effect    = "Allow"
@@ -359,6 +342,24 @@ data "aws_iam_policy_document" "access_logs" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
     }
   }
 }

@@ -9,6 +9,7 @@ text between the BEGIN/END markers in the README.
   tfdocs.py            rewrite the README in place
   tfdocs.py --check    exit 1 if the README's tables are stale (CI)
   tfdocs.py --coverage exit 1 if a validated variable has no expect_failures test run
+                       or terraform.tfvars.example sets a name that is not an input
 
 Standard library only.
 """
@@ -157,7 +158,7 @@ def read(kind: str) -> list[dict]:
 
 
 def cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def code(text: str) -> str:
@@ -198,14 +199,23 @@ def coverage() -> int:
     tests = "".join(p.read_text() for p in (MODULE / "tests").glob("*.tftest.hcl"))
     expected = set(re.findall(r"expect_failures\s*=\s*\[([^\]]*)\]", tests))
     covered = {m for group in expected for m in re.findall(r"var\.([A-Za-z0-9_]+)", group)}
-    missing = [v["name"] for v in read("variable") if v["validated"] and v["name"] not in covered]
+    variables = read("variable")
+    missing = [v["name"] for v in variables if v["validated"] and v["name"] not in covered]
+    status = 0
     if missing:
         print(
             "tfdocs: validated variables without an expect_failures run in infra/terraform/tests: " + ", ".join(missing),
             file=sys.stderr,
         )
-        return 1
-    return 0
+        status = 1
+    # The example's commented-out lines are suggestions a user uncomments, so they count too.
+    example = (MODULE / "terraform.tfvars.example").read_text()
+    named = set(re.findall(r"^#?\s*([a-z][a-z0-9_]*)\s*=", example, re.M))
+    unknown = sorted(named - {v["name"] for v in variables})
+    if unknown:
+        print(f"tfdocs: terraform.tfvars.example sets names that are not inputs: {', '.join(unknown)}", file=sys.stderr)
+        status = 1
+    return status
 
 
 def main() -> int:

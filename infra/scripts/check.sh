@@ -44,8 +44,8 @@ if [[ "$run_moto" == 1 ]] && ! command -v moto_server >/dev/null; then
 fi
 plugin_dir="$(tf_plugin_dir)"
 echo "terraform $(terraform version -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])')," \
-  "checkov $(checkov --version 2>/dev/null)," \
-  "moto $( (command -v moto_server >/dev/null && python3 -m pip show moto 2>/dev/null | sed -n 's/^Version: //p') || echo '-')," \
+  "checkov $(tool_version checkov checkov)," \
+  "moto $(tool_version moto_server moto)," \
   "provider mirror $plugin_dir"
 
 export TF_IN_AUTOMATION=1 TF_INPUT=0
@@ -53,6 +53,9 @@ tf() { terraform -chdir="$module" "$@"; }
 
 step "terraform fmt -check -recursive"
 tf fmt -check -recursive -diff || die "terraform files are not formatted: run terraform -chdir=infra/terraform fmt -recursive"
+# fmt skips *.example; the file is HCL all the same and users copy it verbatim.
+terraform fmt -check - <"$module/terraform.tfvars.example" >/dev/null \
+  || die "terraform.tfvars.example is not formatted: terraform fmt - < infra/terraform/terraform.tfvars.example"
 
 step "terraform init -backend=false -plugin-dir=$plugin_dir"
 tf init -backend=false -plugin-dir="$plugin_dir" -no-color >/dev/null

@@ -28,3 +28,15 @@ tf_quiet_cli_config() {
   if [[ -n "${TF_CLI_CONFIG_FILE:-}" && ! -f "$TF_CLI_CONFIG_FILE" ]]; then export TF_CLI_CONFIG_FILE=/dev/null; fi
 }
 tf_quiet_cli_config
+
+# Version of the Python package behind a console script, read from the interpreter in its
+# shebang (checkov and moto may live in different virtualenvs; `checkov --version` takes ~8 s).
+tool_version() {
+  local script package python
+  script="$(command -v "$1" 2>/dev/null)" || { echo "-"; return; }
+  package="$2"
+  python="$(sed -n '1s/^#!//p' "$script")"
+  # A shim (pyenv) has a shell shebang: then the package is in python3's environment.
+  [[ "$python" == *python* ]] || python=python3
+  "$python" -c "import importlib.metadata as m; print(m.version('$package'))" 2>/dev/null || echo "?"
+}

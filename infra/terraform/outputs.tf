@@ -1,5 +1,5 @@
 output "flink_application_name" {
-  description = "Name of the Managed Flink application (`packager deploy --from-terraform` updates and starts it)."
+  description = "Name of the Managed Flink application (`packager deploy` updates and starts it)."
   value       = local.flink_application_name
   # The name is fixed by naming rules; depending on the resource keeps the output
   # from being read before the application exists.

@@ -24,7 +24,7 @@ run_moto="${INFRA_CHECK_MOTO:-1}"
 for arg in "$@"; do
   case "$arg" in
     --no-moto) run_moto=0 ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $arg (known: --no-moto)" ;;
   esac
 done

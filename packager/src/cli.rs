@@ -1,7 +1,9 @@
 //! The command line: global flags and one subcommand per job.
 
+use crate::deploy::DeployArgs;
 use crate::generate::GenerateArgs;
 use crate::run::RunArgs;
+use crate::send::SendArgs;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -29,4 +31,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Write a seeded, labeled synthetic transaction stream (JSON lines)
     Generate(GenerateArgs),
+    /// Upload the jar to S3 and create or update the Managed Flink application (--dry-run shows the plan)
+    Deploy(Box<DeployArgs>),
+    /// Put JSON-lines events (a file, standard input or --generate) into a Kinesis stream
+    Send(Box<SendArgs>),
 }

@@ -45,6 +45,10 @@ pub enum Error {
     #[error("{0}")]
     #[diagnostic(code(packager::usage))]
     Usage(String),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Deploy(#[from] crate::deploy::error::DeployError),
 }
 
 /// The packager's result type.

@@ -2,12 +2,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod generate;
 pub mod replay;
 pub mod report;
 pub mod run;
 pub mod score;
+pub mod send;
 
 use cli::{Cli, Command};
 use config::FileConfig;
@@ -18,5 +20,7 @@ pub fn run_cli(cli: Cli) -> error::Result<()> {
     match cli.command {
         Command::Run(args) => run::run(*args, &file, cli.verbose).map(|_| ()),
         Command::Generate(args) => generate::run(&args),
+        Command::Deploy(args) => deploy::run(*args, &file),
+        Command::Send(args) => send::run(*args, &file),
     }
 }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod detector;
 pub mod event;
 pub mod math;
+pub mod score;
 pub mod state;
 pub mod verdict;
 pub mod wire;

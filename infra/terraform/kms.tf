@@ -29,6 +29,15 @@ data "aws_iam_policy_document" "kms" {
       type        = "AWS"
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
     }
+
+    # The principal already limits this to the account; the condition says so again
+    # explicitly, so every Resource "*" statement of the stack carries a condition
+    # (infra/scripts/check.sh enforces that) without narrowing what admins can do.
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
+    }
   }
 
   statement {

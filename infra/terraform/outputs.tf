@@ -1,5 +1,5 @@
 output "flink_application_name" {
-  description = "Name of the Managed Flink application (`packager deploy --from-terraform` updates and starts it)."
+  description = "Name of the Managed Flink application (`packager deploy` updates and starts it)."
   value       = local.flink_application_name
   # The name is fixed by naming rules; depending on the resource keeps the output
   # from being read before the application exists.
@@ -14,6 +14,16 @@ output "kinesis_stream_name" {
 output "cloudwatch_log_group_name" {
   description = "CloudWatch log group of the Flink application."
   value       = aws_cloudwatch_log_group.flink.name
+}
+
+output "flink_log_stream_arn" {
+  description = "ARN of the log stream the Flink application writes to (for `packager deploy` creating or updating the application)."
+  value       = aws_cloudwatch_log_stream.flink.arn
+}
+
+output "flink_service_role_arn" {
+  description = "ARN of the Flink application's service execution role (read the streams, the jar, write logs and metrics)."
+  value       = aws_iam_role.flink.arn
 }
 
 output "sns_topic_arn" {
@@ -39,6 +49,16 @@ output "flink_application_arn" {
 output "kinesis_stream_arn" {
   description = "ARN of the input (transactions) stream."
   value       = aws_kinesis_stream.this["input"].arn
+}
+
+output "anomalies_stream_arn" {
+  description = "ARN of the anomalies stream (the job's `anomalies` sink, the alerter's source)."
+  value       = aws_kinesis_stream.this["anomalies"].arn
+}
+
+output "dead_letters_stream_arn" {
+  description = "ARN of the dead-letter stream (the job's `dead_letters` sink)."
+  value       = aws_kinesis_stream.this["dead_letters"].arn
 }
 
 output "anomalies_stream_name" {

@@ -75,7 +75,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
     # Keep a few previous jars for rollback, drop the rest.
     noncurrent_version_expiration {
       noncurrent_days           = var.noncurrent_version_expiration_days
-      newer_noncurrent_versions = 5
+      newer_noncurrent_versions = var.artifact_versions_kept > 0 ? var.artifact_versions_kept : null
     }
 
     abort_incomplete_multipart_upload {
@@ -90,6 +90,9 @@ resource "aws_s3_bucket_logging" "artifacts" {
   bucket        = aws_s3_bucket.artifacts.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "artifacts/"
+
+  # S3 checks at this call that the target's policy lets log delivery in.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_s3_bucket_policy" "artifacts" {
@@ -196,6 +199,9 @@ resource "aws_s3_bucket_logging" "archive" {
   bucket        = aws_s3_bucket.archive.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "archive/"
+
+  # S3 checks at this call that the target's policy lets log delivery in.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_s3_bucket_policy" "archive" {
@@ -312,26 +318,9 @@ data "aws_iam_policy_document" "tls_only" {
 }
 
 data "aws_iam_policy_document" "access_logs" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
   # With ACLs disabled (BucketOwnerEnforced) the log delivery service is let in by policy,
-  # and only for our two source buckets.
+  # and only for our two source buckets. It comes first because moto (used by
+  # infra/scripts/moto-apply.sh) stops reading the policy at a Principal of "*".
   statement {
     sid       = "S3ServerAccessLogsFromOurBuckets"
     effect    = "Allow"
@@ -353,6 +342,24 @@ data "aws_iam_policy_document" "access_logs" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
     }
   }
 }

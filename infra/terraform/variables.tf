@@ -276,6 +276,17 @@ variable "noncurrent_version_expiration_days" {
   }
 }
 
+variable "artifact_versions_kept" {
+  type        = number
+  description = "Previous versions of an artifact (same key) kept beyond noncurrent_version_expiration_days, for rollback. 0 = no minimum."
+  default     = 5
+
+  validation {
+    condition     = var.artifact_versions_kept >= 0 && var.artifact_versions_kept <= 100 && floor(var.artifact_versions_kept) == var.artifact_versions_kept
+    error_message = "artifact_versions_kept must be a whole number from 0 to 100."
+  }
+}
+
 variable "access_log_retention_days" {
   type        = number
   description = "Days S3 server access logs are kept."

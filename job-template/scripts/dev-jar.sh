@@ -25,6 +25,19 @@ find "$repo/job-template/java/src/main/java" -name '*.java' > "$stage/sources.tx
 javac --release 11 -encoding UTF-8 -Xlint:all -Xlint:-serial -Xlint:-processing -Werror \
     -cp "$flink_home/lib/*" -d "$stage/jar" @"$stage/sources.txt"
 
+# The build manifest (`packager build` writes the same file): what this jar carries, for support and for the job's log.
+mkdir -p "$stage/jar/META-INF/anomaly-detector"
+cat > "$stage/jar/META-INF/anomaly-detector/build.json" <<JSON
+{
+  "builder": "job-template/scripts/dev-jar.sh",
+  "flinkVersion": "1.20.3",
+  "target": "linux-x86_64",
+  "kernelSha256": "$(sha256sum "$stage/jar/kernel/kernel.cwasm" | cut -d' ' -f1)",
+  "hostSha256": "$(sha256sum "$stage/jar/native/linux-x86_64/libanomaly_host.so" | cut -d' ' -f1)",
+  "gitCommit": "$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
+}
+JSON
+
 rm -f "$jar"
 jar --create --file "$jar" --main-class anomaly.job.AnomalyDetectionJob -C "$stage/jar" .
 echo "$jar"

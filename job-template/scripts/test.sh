@@ -21,8 +21,9 @@ mkdir -p "$out/classes" "$out/fixtures"
 echo "running the host's Rust tests ..." >&2
 cargo test --quiet --locked -p anomaly-host --features jni
 
-echo "building the test kernels and the reference replay ..." >&2
-cargo build --quiet --locked -p anomaly-host --example precompile --example replay
+echo "building packager (the generator and the reference, packager run) and the test kernels ..." >&2
+cargo build --quiet --locked -p packager
+cargo build --quiet --locked -p anomaly-host --example precompile
 for wat in "$repo"/job-template/java/src/test/resources/fixtures/*.wat; do
     "$repo/target/debug/examples/precompile" "$out/fixtures/$(basename "${wat%.wat}").cwasm" "$wat"
 done
@@ -36,7 +37,7 @@ echo "running the Java tests ..." >&2
 java -Xmx4g \
     -Danomaly.repo="$repo" \
     -Danomaly.fixtures="$out/fixtures" \
-    -Danomaly.replay="$repo/target/debug/examples/replay" \
+    -Danomaly.packager="$repo/target/debug/packager" \
     -Danomaly.jar="$jar" \
     -Danomaly.flinkLib="$flink_home/lib" \
     -Danomaly.testClasses="$out/classes" \

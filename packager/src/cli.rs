@@ -1,8 +1,10 @@
 //! The command line: global flags and one subcommand per job.
 
 use crate::build::BuildArgs;
+use crate::deploy::DeployArgs;
 use crate::generate::GenerateArgs;
 use crate::run::RunArgs;
+use crate::send::SendArgs;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -32,4 +34,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Build the Flink jar (kernel .cwasm, JNI host, job, Kinesis connector) and the alerter's Lambda zip
     Build(Box<BuildArgs>),
+    /// Upload the jar to S3 and create or update the Managed Flink application (--dry-run shows the plan)
+    Deploy(Box<DeployArgs>),
+    /// Put JSON-lines events (a file, standard input or --generate) into a Kinesis stream
+    Send(Box<SendArgs>),
 }

@@ -53,6 +53,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     FlinkRun(#[from] crate::flink_run::FlinkRunError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Deploy(#[from] crate::deploy::error::DeployError),
 }
 
 /// The packager's result type.

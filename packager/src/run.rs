@@ -3,6 +3,7 @@
 use crate::config::{DetectorFlags, FileConfig, resolve_detector};
 use crate::error::{Error, Result};
 use crate::replay::{Item, Outcome, Replay, ReplayError, Summary};
+use crate::report;
 use anomaly_host::KernelModule;
 use clap::{Args, ValueEnum};
 use detector_wasm::config::Emit;
@@ -72,6 +73,25 @@ pub struct RunArgs {
     /// Flink distribution for --flink: its lib/*.jar go on the classpath
     #[arg(long, env = "FLINK_HOME", value_name = "DIR")]
     pub flink_home: Option<PathBuf>,
+    /// Also write a self-contained HTML report (charts per key, anomalies, scores, the config) to this file
+    #[arg(long, env = "PACKAGER_REPORT", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// A key to chart in the report besides the busiest ones (repeatable)
+    #[arg(long = "report-key", value_name = "KEY")]
+    #[serde(default)]
+    pub report_key: Vec<String>,
+    /// Busiest keys charted in the report [default: 6]
+    #[arg(long)]
+    pub report_keys: Option<usize>,
+    /// Keys with the most anomalies charted in the report besides the busiest [default: 3]
+    #[arg(long)]
+    pub report_anomalous_keys: Option<usize>,
+    /// Most chart points per key in the report; longer series are aggregated [default: 1000]
+    #[arg(long)]
+    pub report_max_points: Option<usize>,
+    /// Most rows in the report's table of anomalies and labeled events [default: 5000]
+    #[arg(long)]
+    pub report_max_rows: Option<usize>,
     #[command(flatten)]
     #[serde(skip)]
     pub detector: DetectorFlags,
@@ -93,6 +113,14 @@ impl RunArgs {
         self.show_invalid = self.show_invalid.or(from_file.show_invalid);
         self.jar = self.jar.or(from_file.jar);
         self.flink_home = self.flink_home.or(from_file.flink_home);
+        self.report = self.report.or(from_file.report);
+        if self.report_key.is_empty() {
+            self.report_key = from_file.report_key;
+        }
+        self.report_keys = self.report_keys.or(from_file.report_keys);
+        self.report_anomalous_keys = self.report_anomalous_keys.or(from_file.report_anomalous_keys);
+        self.report_max_points = self.report_max_points.or(from_file.report_max_points);
+        self.report_max_rows = self.report_max_rows.or(from_file.report_max_rows);
         Ok(self)
     }
 }
@@ -127,7 +155,10 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     };
     let output = args.output.unwrap_or(OutputFormat::Json);
     let (module, kernel_origin) = load_kernel(args.kernel.as_ref())?;
-    let mut replay = Replay::new(&module, &config, args.batch_size.unwrap_or(256))
+    let mut report = args.report.as_ref().map(|_| report::Collector::new(report_options(&args)));
+    // A report plots every event, so the kernel renders every verdict; stdout still shows only what --emit asks for.
+    let kernel_config = if report.is_some() { detector_wasm::Config { emit: Emit::All, ..config.clone() } } else { config.clone() };
+    let mut replay = Replay::new(&module, &kernel_config, args.batch_size.unwrap_or(256))
         .map_err(|source| Error::Kernel { origin: kernel_origin.clone(), source })?;
 
     let (input, input_name): (Box<dyn BufRead>, String) = match &args.file {
@@ -151,8 +182,15 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     let started = Instant::now();
     let result = replay.run(input, |item: &Item| {
         match &item.outcome {
-            Outcome::Verdict { verdict, .. } if !verdict.is_empty() => write_verdict(&mut out, output, verdict)?,
-            Outcome::Verdict { .. } => {}
+            Outcome::Verdict { flags, verdict, .. } => {
+                if let Some(r) = report.as_mut() {
+                    r.add(item.line, *flags, verdict);
+                }
+                let wanted = emit == EmitChoice::All || flags & detector_wasm::abi::FLAG_ANOMALY != 0;
+                if wanted && !verdict.is_empty() {
+                    write_verdict(&mut out, output, verdict)?;
+                }
+            }
             Outcome::DeadLetter(json) => {
                 let dead: Option<DeadLetter> = serde_json::from_slice(json).ok();
                 if shown_invalid < show_invalid {
@@ -188,7 +226,24 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
         eprintln!("… and {} more invalid lines (-v shows all; --dead-letters FILE keeps them)", summary.invalid as usize - shown_invalid);
     }
     print_summary(&summary, &input_name, elapsed.as_secs_f64(), &config);
+    if let (Some(collector), Some(path)) = (report, &args.report) {
+        let meta = report::Meta { input: input_name, kernel: kernel_origin, seconds: elapsed.as_secs_f64(), config: config.to_map() };
+        let page = report::html::render(&collector.finish(summary.clone(), meta));
+        std::fs::write(path, page).map_err(|source| Error::WriteOutput { path: path.clone(), source })?;
+        eprintln!("report written to {}", path.display());
+    }
     Ok(summary)
+}
+
+fn report_options(args: &RunArgs) -> report::Options {
+    let defaults = report::Options::default();
+    report::Options {
+        busiest: args.report_keys.unwrap_or(defaults.busiest),
+        most_anomalous: args.report_anomalous_keys.unwrap_or(defaults.most_anomalous),
+        keys: args.report_key.clone(),
+        max_points: args.report_max_points.unwrap_or(defaults.max_points),
+        max_rows: args.report_max_rows.unwrap_or(defaults.max_rows),
+    }
 }
 
 pub(crate) fn describe_dead_letter(d: &DeadLetter) -> String {

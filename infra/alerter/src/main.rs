@@ -11,7 +11,15 @@ use std::time::Duration;
 async fn main() -> Result<(), lambda_runtime::Error> {
     // Diagnostics go to stderr so stdout carries only EMF documents; JSON when the function's log format is JSON.
     tracing::init_default_subscriber_with_writer(std::io::stderr);
-    let config = Config::from_env().inspect_err(|e| tracing::error!("{e}"))?;
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            // Logged once, readably; returning the error would print its Debug form after it. Lambda reports the exit
+            // as Runtime.ExitError and the records stay on the stream.
+            tracing::error!("{e}");
+            std::process::exit(1);
+        }
+    };
     // A hung connection must not eat the invocation: the handler stops publishing before the deadline, and these
     // bounds make each SNS call give up early enough to be retried by the SDK within that time.
     let timeouts = TimeoutConfig::builder()

@@ -134,7 +134,9 @@ fn body(anomaly: &Anomaly, config: &Config) -> String {
         Trigger::Both => "both (value outside its band, and a burst of events)",
     };
     let _ = writeln!(b, "Trigger:    {trigger}");
-    if let Some(burst) = &v.velocity {
+    // The kernel fills `velocity` for every event when its velocity check is on; for a value anomaly the event
+    // count (often 1) is noise next to the band, so the line is shown only when the burst is part of the alert.
+    if let (Some(burst), Trigger::Velocity | Trigger::Both) = (&v.velocity, anomaly.trigger) {
         let _ = writeln!(
             b,
             "Burst:      {} events within {}, about {:.1} expected (usual gap {})",
@@ -321,6 +323,11 @@ mod tests {
         ] {
             assert!(body.contains(want), "missing {want:?} in\n{body}");
         }
+        assert!(!body.contains("Burst:"), "{body}");
+        // A value anomaly whose verdict also carries the velocity part (as the kernel writes it) shows no burst.
+        let mut with_velocity = v.clone();
+        with_velocity.velocity = Some(burst());
+        let body = render(&anomaly(with_velocity), &config()).message;
         assert!(!body.contains("Burst:"), "{body}");
     }
 

@@ -13,57 +13,13 @@ use alerter::publish::{PublishFailure, Publisher, SnsPublisher};
 use alerter::render::{self, Alert};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-use support::{FaultProxy, Moto, fixture_event, fixture_expected_failures, sns_client, sqs_client, unique_name};
-
-/// A topic with a queue subscribed to it.
-struct Topic {
-    arn: String,
-    queue_url: String,
-}
-
-async fn topic_with_queue(moto: &Moto) -> Topic {
-    let (sns, sqs) = (sns_client(&moto.endpoint), sqs_client(&moto.endpoint));
-    let arn = sns.create_topic().name(unique_name("alerts")).send().await.unwrap().topic_arn.unwrap();
-    let queue_url = sqs.create_queue().queue_name(unique_name("alert-inbox")).send().await.unwrap().queue_url.unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe().topic_arn(&arn).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
-    Topic { arn, queue_url }
-}
+use support::{FaultProxy, Moto, drain, fixture_event, fixture_expected_failures, sns_client, topic_with_queue};
 
 fn config(topic_arn: &str) -> Config {
     Config {
         topic_arn: topic_arn.into(),
         application: "frauddet-prod".into(),
         dashboard_url: Some("https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=frauddet-prod".into()),
-    }
-}
-
-/// Every SNS envelope the queue holds, waiting until `expected` arrived and then once more for strays.
-async fn drain(moto: &Moto, queue_url: &str, expected: usize) -> Vec<Value> {
-    let sqs = sqs_client(&moto.endpoint);
-    let mut envelopes = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let wait = if envelopes.len() >= expected { 1 } else { 2 };
-        let received = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).wait_time_seconds(wait).send().await.unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() && (envelopes.len() >= expected || Instant::now() > deadline) {
-            return envelopes;
-        }
-        for message in messages {
-            envelopes.push(serde_json::from_str(message.body.as_deref().unwrap()).unwrap());
-            sqs.delete_message().queue_url(queue_url).receipt_handle(message.receipt_handle.unwrap()).send().await.unwrap();
-        }
     }
 }
 
@@ -84,7 +40,7 @@ async fn fixture_batch_publishes_each_distinct_anomaly_once_and_reports_only_the
     let moto = Moto::start();
     let topic = topic_with_queue(&moto).await;
     // SNS throttles the publishes for one key; everything else reaches moto.
-    let proxy = FaultProxy::start(&moto.endpoint);
+    let proxy = FaultProxy::start(moto.endpoint());
     let config = config(&topic.arn);
     let publisher = SnsPublisher::new(sns_client(&proxy.endpoint), &config);
     let event = fixture_event();
@@ -127,7 +83,7 @@ async fn fixture_batch_publishes_each_distinct_anomaly_once_and_reports_only_the
 async fn a_deleted_topic_is_transient_so_every_publishable_record_is_retried() {
     let moto = Moto::start();
     let config = config("arn:aws:sns:us-east-1:123456789012:no-such-topic");
-    let publisher = SnsPublisher::new(sns_client(&moto.endpoint), &config);
+    let publisher = SnsPublisher::new(sns_client(moto.endpoint()), &config);
     let event = fixture_event();
     let outcome = handler::process(event["Records"].as_array().unwrap(), &config, &publisher, None).await;
     // Records 1, 2, 3, 8, 10 and 11 carry anomalies; the five invalid ones are still not retried.
@@ -140,7 +96,7 @@ async fn a_deleted_topic_is_transient_so_every_publishable_record_is_retried() {
 async fn a_message_sns_refuses_as_too_long_is_permanent() {
     let moto = Moto::start();
     let topic = topic_with_queue(&moto).await;
-    let publisher = SnsPublisher::new(sns_client(&moto.endpoint), &config(&topic.arn));
+    let publisher = SnsPublisher::new(sns_client(moto.endpoint()), &config(&topic.arn));
     let alert = Alert {
         anomaly_id: "an-0".into(),
         subject: "too long".into(),

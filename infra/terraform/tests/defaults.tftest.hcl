@@ -27,6 +27,18 @@ override_resource {
   values = { arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/anomaly-dev-dead-letters" }
 }
 
+# Same for the Flink role and log stream: the other roles and the Firehose log
+# streams would otherwise share the mock's default ARN.
+override_resource {
+  target = aws_iam_role.flink
+  values = { arn = "arn:aws:iam::123456789012:role/anomaly-dev-flink" }
+}
+
+override_resource {
+  target = aws_cloudwatch_log_stream.flink
+  values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/kinesis-analytics/anomaly-dev-detector:log-stream:kinesis-analytics-log-stream" }
+}
+
 run "plan_with_defaults" {
   command = plan
 
@@ -63,6 +75,26 @@ run "apply_with_defaults" {
   assert {
     condition     = output.cloudwatch_log_group_name == aws_cloudwatch_log_group.flink.name && output.sns_topic_arn == aws_sns_topic.alerts.arn
     error_message = "cloudwatch_log_group_name and sns_topic_arn must point at the created log group and topic."
+  }
+
+  # --- what `packager deploy` reads from `terraform output -json` ------------
+  assert {
+    condition = (
+      output.artifacts_bucket_name == aws_s3_bucket.artifacts.id &&
+      output.flink_service_role_arn == aws_iam_role.flink.arn &&
+      output.kinesis_stream_arn == aws_kinesis_stream.this["input"].arn &&
+      output.anomalies_stream_arn == aws_kinesis_stream.this["anomalies"].arn &&
+      output.dead_letters_stream_arn == aws_kinesis_stream.this["dead_letters"].arn &&
+      output.flink_log_stream_arn == aws_cloudwatch_log_stream.flink.arn &&
+      output.flink_log_stream_arn == aws_kinesisanalyticsv2_application.detector[0].cloudwatch_logging_options[0].log_stream_arn &&
+      output.aws_region == var.aws_region
+    )
+    error_message = "The deploy outputs (artifacts bucket, Flink role, the three stream ARNs, Flink log stream, region) must name what the stack created."
+  }
+
+  assert {
+    condition     = aws_kinesisanalyticsv2_application.detector[0].service_execution_role == output.flink_service_role_arn
+    error_message = "flink_service_role_arn must be the role the application runs with."
   }
 
   # --- every store encrypted with the stack's CMK --------------------------

@@ -10,6 +10,46 @@ variables {
   alerter_zip_path = "tests/fixtures/alerter.zip"
 }
 
+# Plan-time runs: what a reviewer sees in `terraform plan` before anything exists.
+run "plan_email_set_shows_the_subscription" {
+  command = plan
+
+  variables {
+    notification_email = "oncall@example.com"
+  }
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.email) == 1 && aws_sns_topic_subscription.email[0].endpoint == "oncall@example.com"
+    error_message = "A plan with notification_email must show one email subscription to that address."
+  }
+}
+
+run "plan_on_demand_shows_no_shard_counts" {
+  command = plan
+
+  variables {
+    kinesis_stream_mode = "ON_DEMAND"
+  }
+
+  assert {
+    condition     = alltrue([for s in aws_kinesis_stream.this : s.stream_mode_details[0].stream_mode == "ON_DEMAND" && s.shard_count == null])
+    error_message = "A plan in ON_DEMAND mode must not set shard counts."
+  }
+}
+
+run "plan_provisioned_shows_the_shard_counts" {
+  command = plan
+
+  variables {
+    kinesis_stream_shard_count = 3
+  }
+
+  assert {
+    condition     = aws_kinesis_stream.this["input"].shard_count == 3 && aws_kinesis_stream.this["input"].stream_mode_details[0].stream_mode == "PROVISIONED"
+    error_message = "A plan with the default PROVISIONED mode must use kinesis_stream_shard_count for the input stream."
+  }
+}
+
 run "email_unset_means_no_subscription" {
   command = apply
 

@@ -23,6 +23,45 @@ run "accepts_boundary_values" {
   }
 }
 
+run "accepts_other_boundary_values" {
+  command = plan
+
+  variables {
+    aws_region                          = "us-gov-west-1"
+    kinesis_stream_mode                 = "ON_DEMAND"
+    kinesis_stream_shard_count          = 1
+    kinesis_output_shard_count          = 200
+    kinesis_retention_hours             = 8760
+    flink_parallelism                   = 1
+    flink_parallelism_per_kpu           = 8
+    flink_checkpoint_interval_ms        = 1000
+    flink_log_level                     = "DEBUG"
+    flink_metrics_level                 = "PARALLELISM"
+    min_events                          = 1
+    state_ttl_hours                     = 1
+    archive_transition_days             = 30
+    archive_expiration_days             = 31
+    archive_transition_storage_class    = "DEEP_ARCHIVE"
+    noncurrent_version_expiration_days  = 1
+    artifact_versions_kept              = 0
+    access_log_retention_days           = 1
+    firehose_buffering_interval_seconds = 0
+    firehose_buffering_size_mb          = 128
+    alerter_memory_mb                   = 10240
+    alerter_timeout_seconds             = 900
+    alerter_reserved_concurrency        = -1
+    alerter_batch_size                  = 10000
+    alerter_maximum_retry_attempts      = 0
+    alerter_maximum_record_age_seconds  = 604800
+    anomaly_spike_threshold             = 0
+    iterator_age_alarm_threshold_ms     = 1000
+    kms_key_deletion_window_days        = 7
+    cloudwatch_log_retention_days       = 1
+    vpc_subnet_ids                      = ["subnet-0123abcd", "subnet-4567ef01"]
+    vpc_security_group_ids              = ["sg-0123abcd"]
+  }
+}
+
 run "rejects_unknown_environment" {
   command = plan
   variables {
@@ -174,4 +213,134 @@ run "rejects_missing_alerter_zip_with_a_hint" {
     alerter_zip_path = "tests/fixtures/does-not-exist.zip"
   }
   expect_failures = [aws_lambda_function.alerter]
+}
+
+# One bad value (just past the edge accepted above) for each remaining validated input,
+# grouped by concern to keep the suite fast. expect_failures needs every listed
+# variable to report its own error, so each validation is still proven on its own.
+# infra/scripts/tfdocs.py --coverage fails when a validated variable has no run here.
+
+run "rejects_out_of_range_stream_settings" {
+  # region and Kinesis
+  command = plan
+
+  variables {
+    aws_region                 = "Europe-West-1"
+    kinesis_output_shard_count = 0
+    kinesis_retention_hours    = 23
+  }
+
+  expect_failures = [
+    var.aws_region,
+    var.kinesis_output_shard_count,
+    var.kinesis_retention_hours,
+  ]
+}
+
+run "rejects_out_of_range_flink_settings" {
+  # the Flink application and its job
+  command = plan
+
+  variables {
+    flink_parallelism            = 0
+    flink_parallelism_per_kpu    = 9
+    flink_checkpoint_interval_ms = 999
+    flink_log_level              = "TRACE"
+    flink_metrics_level          = "SUBTASK"
+    min_events                   = 0
+    state_ttl_hours              = 0.5
+  }
+
+  expect_failures = [
+    var.flink_parallelism,
+    var.flink_parallelism_per_kpu,
+    var.flink_checkpoint_interval_ms,
+    var.flink_log_level,
+    var.flink_metrics_level,
+    var.min_events,
+    var.state_ttl_hours,
+  ]
+}
+
+run "rejects_out_of_range_archive_settings" {
+  # S3 and Firehose
+  command = plan
+
+  variables {
+    archive_transition_days             = 29
+    archive_transition_storage_class    = "GLACIER_DEEP"
+    noncurrent_version_expiration_days  = 0
+    artifact_versions_kept              = 101
+    access_log_retention_days           = 0
+    firehose_buffering_interval_seconds = 901
+    firehose_buffering_size_mb          = 0
+  }
+
+  expect_failures = [
+    var.archive_transition_days,
+    var.archive_transition_storage_class,
+    var.noncurrent_version_expiration_days,
+    var.artifact_versions_kept,
+    var.access_log_retention_days,
+    var.firehose_buffering_interval_seconds,
+    var.firehose_buffering_size_mb,
+  ]
+}
+
+run "rejects_out_of_range_alerter_settings" {
+  # the alerter
+  command = plan
+
+  variables {
+    alerter_log_level                  = ""
+    alerter_memory_mb                  = 127
+    alerter_timeout_seconds            = 901
+    alerter_reserved_concurrency       = 0
+    alerter_batch_size                 = 10001
+    alerter_maximum_record_age_seconds = -1
+  }
+
+  expect_failures = [
+    var.alerter_log_level,
+    var.alerter_memory_mb,
+    var.alerter_timeout_seconds,
+    var.alerter_reserved_concurrency,
+    var.alerter_batch_size,
+    var.alerter_maximum_record_age_seconds,
+  ]
+}
+
+run "rejects_out_of_range_alarm_and_key_settings" {
+  # alarms and the KMS key
+  command = plan
+
+  variables {
+    anomaly_spike_threshold         = -1
+    iterator_age_alarm_threshold_ms = 999
+    kms_key_deletion_window_days    = 6
+  }
+
+  expect_failures = [
+    var.anomaly_spike_threshold,
+    var.iterator_age_alarm_threshold_ms,
+    var.kms_key_deletion_window_days,
+  ]
+}
+
+run "rejects_malformed_subnet_id" {
+  command = plan
+  variables {
+    vpc_subnet_ids         = ["vpc-0123abcd"]
+    vpc_security_group_ids = ["sg-0123abcd"]
+  }
+  expect_failures = [var.vpc_subnet_ids]
+}
+
+run "rejects_malformed_security_group_id" {
+  command = plan
+  variables {
+    vpc_subnet_ids         = ["subnet-0123abcd"]
+    vpc_security_group_ids = ["0123abcd"]
+  }
+  expect_failures = [var.vpc_security_group_ids]
 }

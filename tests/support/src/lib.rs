@@ -2,7 +2,8 @@
 //! with the test.
 //!
 //! [`Moto`] starts `moto_server` (PyPI `moto[server]`) on a free loopback port. Tests that need it fail, never skip,
-//! when it is not installed: a skipped integration test reads as a passing one in CI.
+//! when it is not installed: a skipped integration test reads as a passing one in CI. [`ChildGuard`] gives any other
+//! helper process a test starts (a fault proxy, an emulator) the same fate: killed and reaped when the test ends.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -41,10 +42,48 @@ pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A child process that is killed and reaped when dropped, so a test that fails or panics leaves nothing running.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+    name: String,
+}
+
+impl ChildGuard {
+    /// Spawns `command` and guards it. Panics naming the program and `install_hint` when it cannot be started.
+    pub fn spawn(name: impl Into<String>, command: &mut Command, install_hint: &str) -> ChildGuard {
+        let name = name.into();
+        match command.spawn() {
+            Ok(child) => ChildGuard { child, name },
+            Err(e) => panic!("cannot start {name} ({e}); these tests need it and do not skip: {install_hint}"),
+        }
+    }
+
+    /// `Some(reason)` when the process has already exited, e.g. while a test waits for it to listen.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!("{} exited early with {status}", self.name)),
+            _ => None,
+        }
+    }
+
+    /// The guarded process, e.g. to take its piped stdout.
+    pub fn child_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `moto_server` on a free loopback port; the process is killed and reaped when this is dropped.
 pub struct Moto {
     endpoint: String,
-    child: Child,
+    process: ChildGuard,
 }
 
 impl Moto {
@@ -57,19 +96,16 @@ impl Moto {
         // A port picked free can be taken by another test before moto binds it; a second port fixes that.
         for _ in 0..3 {
             let port = free_port();
-            let child = Command::new("moto_server")
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot start moto_server ({e}). These tests need it and do not skip: install it with \
-                         `pip install 'moto[server]'` so that `moto_server` is on PATH"
-                    )
-                });
-            let mut moto = Moto { endpoint: format!("http://127.0.0.1:{port}"), child };
+            let process = ChildGuard::spawn(
+                "moto_server",
+                Command::new("moto_server")
+                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+                "install it with `pip install 'moto[server]'` so that `moto_server` is on PATH",
+            );
+            let mut moto = Moto { endpoint: format!("http://127.0.0.1:{port}"), process };
             match moto.wait_until_ready(port) {
                 Ok(()) => return moto,
                 Err(e) => last_error = e,
@@ -87,8 +123,8 @@ impl Moto {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("moto_server exited with {status} before answering on port {port}"));
+            if let Some(why) = self.process.exited() {
+                return Err(format!("{why}, before answering on port {port}"));
             }
             if answers_http(addr) {
                 return Ok(());
@@ -98,13 +134,6 @@ impl Moto {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -133,6 +162,18 @@ mod tests {
         assert!(answers_http(addr));
         drop(moto);
         assert!(TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(), "moto_server still listens after drop");
+    }
+
+    #[test]
+    fn a_guarded_child_is_killed_on_drop() {
+        let mut command = Command::new("sleep");
+        command.arg("600");
+        let mut guard = ChildGuard::spawn("sleep", &mut command, "it is part of coreutils");
+        let pid = guard.child_mut().id();
+        assert_eq!(guard.exited(), None);
+        drop(guard);
+        // The guard reaped it, so the pid no longer names a live process of ours.
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "sleep {pid} still runs after drop");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: moto_server and the SNS fault proxy as child processes that die with
-//! the test, SDK clients pointed at them, and the committed Kinesis event fixture.
+//! Helpers shared by the alerter's integration tests: the SNS fault proxy as a child process that dies with the test,
+//! SDK clients pointed at moto (started by the workspace's `test-support`), and the committed Kinesis event fixture.
 
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
@@ -7,88 +7,18 @@
 use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+pub use test_support::{ChildGuard, Moto, REGION, unique_name};
 
-/// The region every test resource lives in.
-pub const REGION: &str = "us-east-1";
 /// The key whose publishes the fault proxy throttles; the fixture has records for it.
 pub const THROTTLED_KEY: &str = "user-throttled";
 
-/// A directory of this crate, e.g. `tests/fixtures`.
+/// A path inside this crate, e.g. `tests/fixtures`.
 pub fn crate_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
-
-/// A name no other test run uses, for topics and queues.
-pub fn unique_name(prefix: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a loopback port");
-    listener.local_addr().expect("bound listener has an address").port()
-}
-
-/// A child process killed (and reaped) when dropped, so a failing test leaves nothing running.
-pub struct Guard {
-    child: Child,
-    name: &'static str,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Guard {
-    fn exited(&mut self) -> Option<String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Some(format!("{} exited early with {status}", self.name)),
-            _ => None,
-        }
-    }
-}
-
-/// `moto_server` on a free loopback port.
-pub struct Moto {
-    /// `http://127.0.0.1:PORT`.
-    pub endpoint: String,
-    _process: Guard,
-}
-
-impl Moto {
-    /// Starts moto_server and waits until it accepts connections. Panics, never skips, when it is not installed.
-    pub fn start() -> Moto {
-        let port = free_port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start moto_server ({e}): this test needs it and does not skip; install it with \
-                     `pip install 'moto[server]'`"
-                )
-            });
-        let mut process = Guard { child, name: "moto_server" };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(why) = process.exited() {
-                panic!("{why}; run `moto_server -H 127.0.0.1 -p {port}` by hand to see why");
-            }
-            assert!(Instant::now() < deadline, "moto_server did not listen on 127.0.0.1:{port} within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { endpoint: format!("http://127.0.0.1:{port}"), _process: process }
-    }
 }
 
 /// `sns_fault_proxy.py` in front of moto: throttles publishes for [`THROTTLED_KEY`].
@@ -96,23 +26,24 @@ pub struct FaultProxy {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
     port: u16,
-    _process: Guard,
+    _process: ChildGuard,
 }
 
 impl FaultProxy {
     /// Starts the proxy on a free port, forwarding to `upstream`.
     pub fn start(upstream: &str) -> FaultProxy {
         let script = crate_path("tests/support/sns_fault_proxy.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .args(["--upstream", upstream, "--throttle-key", THROTTLED_KEY])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start python3 {}: {e}", script.display()));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let process = Guard { child, name: "sns_fault_proxy.py" };
+        let mut process = ChildGuard::spawn(
+            "sns_fault_proxy.py",
+            Command::new("python3")
+                .arg(&script)
+                .args(["--upstream", upstream, "--throttle-key", THROTTLED_KEY])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+            "install python3",
+        );
+        let stdout = process.child_mut().stdout.take().expect("stdout is piped");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("cannot read the fault proxy's first line");
         let port: u16 = line
@@ -131,6 +62,52 @@ impl FaultProxy {
         stream.read_to_string(&mut response).unwrap();
         let body = response.split("\r\n\r\n").nth(1).expect("an HTTP response has a body");
         serde_json::from_str::<Value>(body).unwrap()["throttled"].as_u64().unwrap()
+    }
+}
+
+/// A topic with a queue subscribed to it.
+pub struct Topic {
+    /// The topic ARN.
+    pub arn: String,
+    /// The subscribed queue.
+    pub queue_url: String,
+}
+
+/// Creates a topic on `moto` with a fresh SQS queue subscribed (raw delivery off: the SNS envelope arrives).
+pub async fn topic_with_queue(moto: &Moto) -> Topic {
+    let (sns, sqs) = (sns_client(moto.endpoint()), sqs_client(moto.endpoint()));
+    let arn = sns.create_topic().name(unique_name("alerts")).send().await.unwrap().topic_arn.unwrap();
+    let queue_url = sqs.create_queue().queue_name(unique_name("alert-inbox")).send().await.unwrap().queue_url.unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe().topic_arn(&arn).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+    Topic { arn, queue_url }
+}
+
+/// Every SNS envelope the queue holds, waiting until `expected` arrived and then once more for strays.
+pub async fn drain(moto: &Moto, queue_url: &str, expected: usize) -> Vec<Value> {
+    let sqs = sqs_client(moto.endpoint());
+    let mut envelopes = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let wait = if envelopes.len() >= expected { 1 } else { 2 };
+        let received = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).wait_time_seconds(wait).send().await.unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() && (envelopes.len() >= expected || Instant::now() > deadline) {
+            return envelopes;
+        }
+        for message in messages {
+            envelopes.push(serde_json::from_str(message.body.as_deref().unwrap()).unwrap());
+            sqs.delete_message().queue_url(queue_url).receipt_handle(message.receipt_handle.unwrap()).send().await.unwrap();
+        }
     }
 }
 

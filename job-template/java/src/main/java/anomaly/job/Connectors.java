@@ -1,7 +1,9 @@
 package anomaly.job;
 
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
@@ -40,6 +42,10 @@ public final class Connectors {
     static final long DEFAULT_MAX_LINE_BYTES = (16L << 20) + 1;
     /** The one column table connectors read and write. */
     public static final String COLUMN = "data";
+    /** Every key of a source group with {@code connector = file} (job-template/README.md documents each). */
+    static final List<String> FILE_SOURCE_KEYS = Arrays.asList(CONNECTOR, PATH, MAX_LINE_BYTES, MONITOR_INTERVAL_MS);
+    /** Every key of a sink group with {@code connector = file}. */
+    static final List<String> FILE_SINK_KEYS = Arrays.asList(CONNECTOR, PATH);
 
     private Connectors() {}
 
@@ -50,7 +56,7 @@ public final class Connectors {
             String path = required(groupId, group, PATH);
             long maxLine = number(groupId, group, MAX_LINE_BYTES, DEFAULT_MAX_LINE_BYTES, 1, Integer.MAX_VALUE - 16);
             Long monitor = group.containsKey(MONITOR_INTERVAL_MS) ? number(groupId, group, MONITOR_INTERVAL_MS, 0, 1, Long.MAX_VALUE) : null;
-            allowOnly(groupId, group, CONNECTOR, PATH, MAX_LINE_BYTES, MONITOR_INTERVAL_MS);
+            allowOnly(groupId, group, FILE_SOURCE_KEYS);
             return fileSource(path, (int) maxLine, monitor);
         }
         Map<String, String> options = options(group);
@@ -70,7 +76,7 @@ public final class Connectors {
         String connector = connector(groupId, group);
         if (connector.equals(FILE)) {
             String path = required(groupId, group, PATH);
-            allowOnly(groupId, group, CONNECTOR, PATH);
+            allowOnly(groupId, group, FILE_SINK_KEYS);
             return fileSink(path);
         }
         Map<String, String> options = options(group);
@@ -139,9 +145,9 @@ public final class Connectors {
         return value;
     }
 
-    private static void allowOnly(String groupId, Map<String, String> group, String... keys) {
+    private static void allowOnly(String groupId, Map<String, String> group, List<String> keys) {
         for (String key : group.keySet()) {
-            if (!java.util.Arrays.asList(keys).contains(key)) {
+            if (!keys.contains(key)) {
                 throw new IllegalArgumentException("property " + groupId + "." + key + " is not an option of the file connector;"
                         + " it knows " + String.join(", ", keys));
             }

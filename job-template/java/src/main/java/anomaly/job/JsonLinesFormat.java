@@ -12,9 +12,10 @@ import org.apache.flink.core.fs.FSDataInputStream;
 
 /**
  * Reads a file as lines of raw bytes, never decoding them: a record that is not UTF-8 must reach the kernel as sent,
- * so its dead letter can carry it losslessly. Empty lines are skipped. A line longer than {@code maxLineBytes} is cut
- * there (and the rest of the line dropped); keep the limit above the kernel's {@code max_record_bytes}, so the kernel
- * still refuses the cut record as oversized.
+ * so its dead letter can carry it losslessly. As in {@code packager run}, line ends ({@code \n}, {@code \r\n}) are
+ * removed and blank lines (ASCII whitespace only) are skipped. A line longer than {@code maxLineBytes} is cut there
+ * (and the rest of the line dropped); keep the limit above the kernel's {@code max_record_bytes}, so the kernel still
+ * refuses the cut record as oversized.
  */
 final class JsonLinesFormat extends SimpleStreamFormat<byte[]> {
     private static final long serialVersionUID = 1L;
@@ -75,10 +76,24 @@ final class JsonLinesFormat extends SimpleStreamFormat<byte[]> {
                         break;
                     }
                 }
-                if (length > 0) {
+                while (length > 0 && line[length - 1] == '\r') {
+                    length--;
+                }
+                if (!blank(length)) {
                     return Arrays.copyOf(line, length);
                 }
             }
+        }
+
+        /** Whether the line is ASCII whitespace only (Rust's {@code u8::is_ascii_whitespace}, as packager run uses). */
+        private boolean blank(int length) {
+            for (int i = 0; i < length; i++) {
+                byte b = line[i];
+                if (b != ' ' && b != '\t' && b != '\n' && b != '\f' && b != '\r') {
+                    return false;
+                }
+            }
+            return true;
         }
 
         private int append(int length, int from, int count) {

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Hostile records mixed into a stream land in the dead-letter output with a reason, every good record is still scored
- * (with {@code emit = all} each yields exactly one verdict), and the job runs to the end.
+ * (with {@code emit = all} each yields exactly one verdict), and the job runs to the end. Blank lines and CRLF line
+ * ends in files are not records, as in {@code packager run}.
  */
 class BadInputTest {
     static final int GOOD = 5_000;
@@ -36,7 +37,7 @@ class BadInputTest {
         bad.add(new byte[] {(byte) 0xff, (byte) 0xfe, 0, 1, 2, 3});
         bad.add(utf8("{\"userId\":\"u1\",\"x\":" + "[".repeat(100_000) + "]".repeat(100_000) + ",\"amount\":1}"));
         bad.add(utf8("{\"userId\":\"u1\",\"padding\":\"" + "p".repeat(2 << 20) + "\",\"amount\":1,\"timestamp\":1700000000000}"));
-        bad.add(utf8("   \t "));
+        bad.add(utf8("\u000b"));
         bad.add(utf8("null"));
         bad.add(utf8("\"just a string\""));
         bad.add(utf8("42"));
@@ -49,16 +50,17 @@ class BadInputTest {
     @Test
     void hostile_records_become_dead_letters_and_every_good_record_is_scored(@TempDir Path dir) throws Exception {
         List<byte[]> bad = hostileRecords();
+        List<String> good = TestSupport.lines(TestSupport.generate(dir, "good", GOOD, 200, 3, 0.0).file);
+        assertEquals(GOOD, good.size());
         Path events = dir.resolve("events.jsonl");
-        EventGenerator generator = new EventGenerator(3, 200, 0.0);
         int hostile = 0;
         try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(events))) {
             for (int i = 0; i < GOOD; i++) {
-                out.write(generator.next());
-                out.write('\n');
+                out.write(utf8(good.get(i)));
+                out.write(i % 2 == 0 ? "\n".getBytes(StandardCharsets.UTF_8) : "\r\n".getBytes(StandardCharsets.UTF_8));
                 if (i % 300 == 0) {
                     out.write(bad.get(hostile++ % bad.size()));
-                    out.write('\n');
+                    out.write(utf8("\n  \t\n"));
                 }
             }
         }

@@ -29,8 +29,7 @@ class FailureRecoveryTest {
 
     @Test
     void a_failure_recovered_from_a_checkpoint_gives_the_clean_output_and_field_state_would_not(@TempDir Path dir) throws Exception {
-        Path events = dir.resolve("events.jsonl");
-        new EventGenerator(7, KEYS, 0.01).write(events, EVENTS);
+        Path events = TestSupport.generate(dir, "events", EVENTS, KEYS, 7, 0.01).file;
         Map<String, String> config = TestSupport.detectorConfig();
 
         Path clean = dir.resolve("clean");

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -18,9 +19,10 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
-/** What the job tests share: paths test.sh hands over, local environments, the reference run, output readers. */
+/** What the job tests share: paths test.sh hands over, local environments, the generator and the reference, output readers. */
 final class TestSupport {
     private TestSupport() {}
 
@@ -129,28 +131,86 @@ final class TestSupport {
         return s.length() <= 200 ? s : s.substring(0, 200) + "…";
     }
 
-    /**
-     * Runs the reference (the Rust Runner replaying the file, one state per key; test.sh builds it) and returns its
-     * anomalies and dead letters.
-     */
-    static Reference reference(Map<String, String> detectorConfig, Path events, Path workDir) throws Exception {
-        Path config = workDir.resolve("reference-config.json");
-        Files.write(config, AnomalyDetectionJob.configJson(detectorConfig));
-        Path anomalies = workDir.resolve("reference-anomalies.jsonl");
-        Path dead = workDir.resolve("reference-dead-letters.jsonl");
-        String replay = System.getProperty("anomaly.replay", repo().resolve("target/debug/examples/replay").toString());
-        Process process = new ProcessBuilder(replay, config.toString(), events.toString(), anomalies.toString(), dead.toString())
-                .redirectErrorStream(true)
-                .redirectOutput(workDir.resolve("reference.log").toFile())
+    /** The packager binary test.sh builds ({@code packager generate} and {@code packager run}). */
+    static String packager() {
+        return System.getProperty("anomaly.packager", repo().resolve("target/debug/packager").toString());
+    }
+
+    /** Runs a command in {@code workDir}, failing with its output when it fails; returns its standard output. */
+    static String run(Path workDir, String name, List<String> command) throws Exception {
+        Path stdout = workDir.resolve(name + ".out");
+        Path stderr = workDir.resolve(name + ".err");
+        Process process = new ProcessBuilder(command)
+                .directory(workDir.toFile())
+                .redirectOutput(stdout.toFile())
+                .redirectError(stderr.toFile())
                 .start();
         boolean finished = process.waitFor(10, TimeUnit.MINUTES);
         if (!finished) {
             process.destroyForcibly();
         }
         if (!finished || process.exitValue() != 0) {
-            throw new AssertionError("the reference replay failed: " + Files.readString(workDir.resolve("reference.log")));
+            throw new AssertionError(name + " failed: " + command + "\n" + Files.readString(stderr));
         }
-        return new Reference(lines(anomalies), lines(dead));
+        return Files.readString(stdout);
+    }
+
+    /** What {@code packager generate} wrote. */
+    static final class Generated {
+        final Path file;
+        /** Valid events (the generator's --events). */
+        final long events;
+        /** Malformed or mistyped lines it added on top. */
+        final long invalid;
+
+        Generated(Path file, long events, long invalid) {
+            this.file = file;
+            this.events = events;
+            this.invalid = invalid;
+        }
+    }
+
+    /** A seeded, labeled event stream from {@code packager generate}, with {@code invalidRate} bad lines on top. */
+    static Generated generate(Path workDir, String name, long events, int users, long seed, double invalidRate) throws Exception {
+        Path file = workDir.resolve(name + ".jsonl");
+        run(workDir, "generate-" + name, List.of(packager(), "generate", "--events", Long.toString(events), "--users", Integer.toString(users),
+                "--seed", Long.toString(seed), "--invalid-rate", Double.toString(invalidRate), "--output", file.toString()));
+        long lines;
+        try (Stream<String> all = Files.lines(file, StandardCharsets.UTF_8)) {
+            lines = all.count();
+        }
+        return new Generated(file, events, lines - events);
+    }
+
+    /**
+     * The reference: {@code packager run FILE --emit anomalies} with the same detector keys, i.e. the kernel run outside
+     * Flink with one state per key. Its anomalies are the kernel's verdict lines; its dead letters carry an extra
+     * {@code line} number, so they are compared in {@link #canonicalDeadLetters} form.
+     */
+    static Reference reference(Map<String, String> detectorConfig, Path events, Path workDir) throws Exception {
+        Path dead = workDir.resolve("reference-dead-letters.jsonl");
+        List<String> command = new ArrayList<>(List.of(packager(), "run", events.toString(), "--emit", "anomalies", "--output", "json",
+                "--dead-letters", dead.toString()));
+        for (Map.Entry<String, String> key : detectorConfig.entrySet()) {
+            command.add("--set");
+            command.add(key.getKey() + "=" + key.getValue());
+        }
+        String anomalies = run(workDir, "reference", command);
+        List<String> lines = anomalies.isEmpty() ? Collections.emptyList() : Arrays.asList(anomalies.split("\n"));
+        return new Reference(lines, canonicalDeadLetters(lines(dead)));
+    }
+
+    /** Dead letters with sorted keys and without {@code packager run}'s {@code line} (a stream has no line numbers). */
+    static List<String> canonicalDeadLetters(List<String> deadLetters) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        List<String> out = new ArrayList<>(deadLetters.size());
+        for (String letter : deadLetters) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> fields = new TreeMap<>(json.readValue(letter, Map.class));
+            fields.remove("line");
+            out.add(json.writeValueAsString(fields));
+        }
+        return out;
     }
 
     /** What the reference produced. */

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Throughput of the Flink job with the WASM kernel against the same zscore detector written directly in Java, in one
+# JVM on one MiniCluster, over the same generated stream (a benchmark, not a test: it reports, it does not judge).
+#   benchmarks/flink-throughput.sh [EVENTS] [PARALLELISM]     defaults: 1000000 events, parallelism 2
+# Results and how to read them: benchmarks/flink.md.
+set -euo pipefail
+
+events="${1:-1000000}"
+parallelism="${2:-2}"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+flink_home="$("$repo/job-template/scripts/flink-home.sh")"
+jar="$("$repo/job-template/scripts/dev-jar.sh")"
+out="$repo/target/flink-bench"
+mkdir -p "$out/classes"
+
+echo "generating $events events ..." >&2
+cargo build --quiet --locked -p packager
+input="$out/events-$events.jsonl"
+if [[ ! -f "$input" ]]; then
+    "$repo/target/debug/packager" generate --seed 1 --users 10000 --events "$events" --output "$input"
+fi
+
+echo "compiling the benchmark ..." >&2
+javac --release 11 -encoding UTF-8 -Xlint:all -Xlint:-serial -Xlint:-processing -Werror \
+    -cp "$flink_home/lib/*:$jar" -d "$out/classes" "$repo/benchmarks/flink/FlinkThroughputBench.java"
+
+echo "running (a warm-up pass each, then the measured passes) ..." >&2
+java -Xmx2g -Djava.io.tmpdir="$out" -cp "$flink_home/lib/*:$jar:$out/classes" \
+    anomaly.job.FlinkThroughputBench "$input" "$parallelism" 2> "$out/bench.log"

@@ -1,0 +1,61 @@
+//! Arbitrary bytes as a stream of records through the kernel the way a host drives it: parse every line, keep one
+//! state per key, detect. Any panic is a bug (bad input must become a dead letter); every answer must be readable.
+//! Now and then the stored state is replaced by fuzz bytes, as a corrupt or foreign checkpoint would be.
+#![no_main]
+
+use detector_wasm::abi::{self, host};
+use libfuzzer_sys::fuzz_target;
+use std::collections::HashMap;
+
+/// Configurations that take different paths through the parser and the detectors.
+const CONFIGS: [&str; 4] = [
+    "{}",
+    r#"{"detector":"ewma","direction":"both","anomaly_update":"full","emit":"all"}"#,
+    r#"{"log_transform":false,"velocity":false,"min_events":2,"allow_negative":true,"timestamp_unit":"s"}"#,
+    r#"{"key_field":"userId,merchantId","value_field":"amount","event_id_field":"","label_field":"","max_record_bytes":256,"anomaly_update":"skip","min_events":3}"#,
+];
+
+fn configured(config: &str) -> abi::Kernel {
+    let mut k = abi::Kernel::new();
+    k.input_reserve(config.len())[..config.len()].copy_from_slice(config.as_bytes());
+    assert_eq!(k.configure(config.len()), 0, "{}", String::from_utf8_lossy(k.output()));
+    k
+}
+
+fn call(k: &mut abi::Kernel, request: &[u8], count: usize, detect: bool) -> Vec<u8> {
+    k.input_reserve(request.len())[..request.len()].copy_from_slice(request);
+    let rc = if detect { k.detect_batch(count as u32, request.len()) } else { k.parse_batch(count as u32, request.len()) };
+    assert_eq!(rc, count as i32, "well-framed request refused: {}", String::from_utf8_lossy(k.output()));
+    k.output().to_vec()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, rest)) = data.split_first() else { return };
+    let mut kernel = configured(CONFIGS[usize::from(selector) % CONFIGS.len()]);
+    let corrupt_every = usize::from(selector >> 2).max(3);
+    let mut states: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    for (i, line) in rest.split(|&b| b == b'\n').take(256).enumerate() {
+        let mut request = Vec::new();
+        host::push_record(&mut request, line);
+        let parsed = call(&mut kernel, &request, 1, false);
+        let host::Parsed::Event { key, event } = host::read_parsed(&parsed, 1).expect("parse answer must be readable")[0] else {
+            continue;
+        };
+        let state = if i % corrupt_every == corrupt_every - 1 { line.to_vec() } else { states.get(key).cloned().unwrap_or_default() };
+        let mut request = Vec::new();
+        host::push_detect_item(&mut request, &state, event);
+        let detected = call(&mut kernel, &request, 1, true);
+        match host::read_detected(&detected, 1).expect("detect answer must be readable")[0] {
+            host::Detected::Verdict { state, verdict, .. } => {
+                assert_eq!(state.len(), detector_wasm::STATE_SIZE);
+                if !verdict.is_empty() {
+                    serde_json::from_slice::<serde_json::Value>(verdict).expect("a verdict is JSON");
+                }
+                states.insert(key.to_vec(), state.to_vec());
+            }
+            host::Detected::DeadLetter(dead) => {
+                serde_json::from_slice::<serde_json::Value>(dead).expect("a dead letter is JSON");
+            }
+        }
+    }
+});

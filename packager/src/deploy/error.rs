@@ -1,0 +1,150 @@
+//! What can go wrong talking to AWS in `packager deploy` and `packager send`, each with the flag or setting that fixes it.
+
+use miette::Diagnostic;
+use std::path::PathBuf;
+
+/// A deploy or send failure.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum DeployError {
+    #[error("no AWS region: the SDK found none in the environment or the AWS profile")]
+    #[diagnostic(
+        code(packager::no_region),
+        help(
+            "pass --region, set AWS_REGION, put `region` in the [deploy] table of packager.toml, or give --terraform-outputs with aws_region"
+        )
+    )]
+    NoRegion,
+
+    #[error("no AWS credentials: {0}")]
+    #[diagnostic(
+        code(packager::no_credentials),
+        help("set AWS_PROFILE (and run `aws sso login` for SSO profiles), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    )]
+    NoCredentials(String),
+
+    #[error("no {what} given")]
+    #[diagnostic(code(packager::missing_setting), help("pass {flag}, set `{key}` in the [deploy] table of packager.toml{terraform}"))]
+    Missing { what: &'static str, flag: &'static str, key: &'static str, terraform: String },
+
+    #[error("cannot read terraform outputs {path}: {message}")]
+    #[diagnostic(code(packager::terraform_outputs), help("write it with `terraform output -json > outputs.json` in infra/terraform"))]
+    TerraformOutputs { path: PathBuf, message: String },
+
+    #[error("invalid {flag}: {message}")]
+    #[diagnostic(code(packager::invalid_setting))]
+    Invalid { flag: &'static str, message: String },
+
+    #[error("no jar at {path}")]
+    #[diagnostic(code(packager::no_jar), help("build it with `packager build`, or point --jar at the jar to deploy"))]
+    JarMissing { path: PathBuf },
+
+    #[error("{path} is not a packager-built jar: {message}")]
+    #[diagnostic(code(packager::bad_jar), help("build the jar with `packager build`; it writes META-INF/anomaly-detector/build.json"))]
+    BadJar { path: PathBuf, message: String },
+
+    #[error("{path} was built with --local: it has no Kinesis connector and cannot run on Managed Flink")]
+    #[diagnostic(code(packager::local_jar), help("rebuild without --local (`packager build`), then deploy again"))]
+    LocalJar { path: PathBuf },
+
+    #[error("S3 bucket `{bucket}` does not exist")]
+    #[diagnostic(
+        code(packager::no_bucket),
+        help("create it (infra/terraform makes one: artifacts_bucket_name), or pass the right one with --bucket")
+    )]
+    BucketMissing { bucket: String },
+
+    #[error("no access to S3 bucket `{bucket}`: {message}")]
+    #[diagnostic(
+        code(packager::bucket_access),
+        help("the caller needs s3:GetObject, s3:PutObject and s3:ListBucket on it; or pass another --bucket")
+    )]
+    BucketAccess { bucket: String, message: String },
+
+    #[error("application `{application}` does not exist, and creating it needs a service execution role")]
+    #[diagnostic(
+        code(packager::no_role),
+        help(
+            "pass --service-role-arn, set `service_role_arn` in [deploy] of packager.toml, or give --terraform-outputs with flink_service_role_arn"
+        )
+    )]
+    RoleMissing { application: String },
+
+    #[error("application `{application}` runs {found}, but this jar is built for FLINK-1_20")]
+    #[diagnostic(
+        code(packager::wrong_runtime),
+        help("upgrade the application to FLINK-1_20 in the console (in-place version upgrade), or deploy to a new --application-name")
+    )]
+    WrongRuntime { application: String, found: String },
+
+    #[error("application `{application}` is {status}, which does not allow {action}")]
+    #[diagnostic(code(packager::application_state), help("{help}"))]
+    State { application: String, status: String, action: &'static str, help: &'static str },
+
+    #[error("application `{application}` was modified concurrently {attempts} times in a row; gave up")]
+    #[diagnostic(code(packager::conflict), help("another deploy or a console change is in progress; wait for it and run the deploy again"))]
+    Conflict { application: String, attempts: u32 },
+
+    #[error("application `{application}` did not reach {target} after the update (it was {status}); {rollback}")]
+    #[diagnostic(
+        code(packager::update_failed),
+        help("the job's CloudWatch logs (the log stream of --log-stream-arn) say why it failed; fix and deploy again")
+    )]
+    UpdateFailed { application: String, target: String, status: String, rollback: String },
+
+    #[error("application `{application}` did not start (it is {status})")]
+    #[diagnostic(
+        code(packager::start_failed),
+        help(
+            "the job's CloudWatch logs (the log stream of --log-stream-arn) say why; the new code is deployed, start it again once fixed"
+        )
+    )]
+    StartFailed { application: String, status: String },
+
+    #[error("application `{application}` did not reach {target} within {secs} s (it is {status})")]
+    #[diagnostic(
+        code(packager::wait_timeout),
+        help("look at the application in the console; raise --wait-timeout-secs if it is only slow")
+    )]
+    WaitTimeout { application: String, target: String, status: String, secs: u64 },
+
+    #[error("Kinesis stream `{stream}` does not exist")]
+    #[diagnostic(
+        code(packager::no_stream),
+        help("pass the stream's name or ARN with --stream, or give --terraform-outputs with kinesis_stream_arn")
+    )]
+    StreamMissing { stream: String },
+
+    #[error("{count} of {total} records were not sent to `{stream}` after {attempts} attempts each:\n{list}")]
+    #[diagnostic(
+        code(packager::not_sent),
+        help(
+            "the stream is throttling or refusing them: send the listed lines again later, or raise --max-attempts (or the stream's shards)"
+        )
+    )]
+    NotSent { stream: String, count: usize, total: u64, attempts: u32, list: String },
+
+    #[error("{action} failed: {message}")]
+    #[diagnostic(code(packager::aws))]
+    Aws { action: String, message: String },
+}
+
+impl DeployError {
+    /// An AWS call failure, with the SDK's full error chain (the top level alone often says only "service error").
+    pub fn aws(action: impl Into<String>, err: &(dyn std::error::Error + 'static)) -> DeployError {
+        DeployError::Aws { action: action.into(), message: error_chain(err) }
+    }
+}
+
+/// `err` and its sources, joined with ": ", with repeats dropped.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}

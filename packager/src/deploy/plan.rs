@@ -1,0 +1,285 @@
+//! The plan: what deploy will upload, create or change, decided from what exists. `--dry-run` prints it and stops.
+
+use super::error::DeployError;
+use super::flink::{AppState, CodeLocation, Groups, RUNTIME, Update};
+use super::settings::Settings;
+use serde::Serialize;
+
+/// One difference between the application and what deploy wants.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub what: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// What happens to the application.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum AppAction {
+    Create,
+    Update { version_id: i64, status: String, changes: Vec<Change>, restore_from_latest_snapshot: bool },
+    Unchanged { version_id: i64, status: String },
+}
+
+/// Everything deploy will do, in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub application: String,
+    pub jar: String,
+    pub jar_sha256: String,
+    pub jar_bytes: usize,
+    pub s3_uri: String,
+    pub upload: bool,
+    #[serde(flatten)]
+    pub app: AppAction,
+    pub start: bool,
+    /// The status deploy waits for.
+    pub target_status: String,
+}
+
+/// Statuses in which an update is accepted.
+const UPDATABLE: [&str; 2] = ["READY", "RUNNING"];
+
+/// Decides the plan, or says why deploy cannot go on (wrong runtime, no role for a create, a status that forbids it).
+pub fn decide(
+    settings: &Settings,
+    jar: (&str, &str, usize),
+    code: &CodeLocation,
+    object_exists: bool,
+    current: Option<&AppState>,
+) -> Result<Plan, DeployError> {
+    let (jar_path, sha256, size) = jar;
+    let name = &settings.application_name;
+    let (app, start, target) = match current {
+        None => {
+            if settings.service_role_arn.is_none() {
+                return Err(DeployError::RoleMissing { application: name.clone() });
+            }
+            (AppAction::Create, settings.start, if settings.start { "RUNNING" } else { "READY" })
+        }
+        Some(state) => {
+            if state.runtime != RUNTIME {
+                return Err(DeployError::WrongRuntime { application: name.clone(), found: state.runtime.clone() });
+            }
+            let running = state.status == "RUNNING";
+            let changes = changes(settings, code, state);
+            if !changes.is_empty() && !UPDATABLE.contains(&state.status.as_str()) {
+                return Err(DeployError::State {
+                    application: name.clone(),
+                    status: state.status.clone(),
+                    action: "an update",
+                    help: "wait until it is READY or RUNNING (stop it in the console if it is stuck) and run the deploy again",
+                });
+            }
+            let start = settings.start && !running;
+            if start && state.status != "READY" {
+                return Err(DeployError::State {
+                    application: name.clone(),
+                    status: state.status.clone(),
+                    action: "a start",
+                    help: "only a READY application can be started; wait for it to settle and run the deploy again",
+                });
+            }
+            let target = if running || start { "RUNNING" } else { "READY" };
+            let app = if changes.is_empty() {
+                AppAction::Unchanged { version_id: state.version_id, status: state.status.clone() }
+            } else {
+                AppAction::Update {
+                    version_id: state.version_id,
+                    status: state.status.clone(),
+                    changes,
+                    restore_from_latest_snapshot: running,
+                }
+            };
+            (app, start, target)
+        }
+    };
+    Ok(Plan {
+        application: name.clone(),
+        jar: jar_path.into(),
+        jar_sha256: sha256.into(),
+        jar_bytes: size,
+        s3_uri: format!("s3://{}/{}", settings.bucket, code.key),
+        upload: !object_exists,
+        app,
+        start,
+        target_status: target.into(),
+    })
+}
+
+/// The differences between `state` and what `settings` and `code` ask for.
+pub fn changes(settings: &Settings, code: &CodeLocation, state: &AppState) -> Vec<Change> {
+    let mut out = Vec::new();
+    let mut diff = |what: String, from: Option<String>, to: Option<String>| {
+        if from != to {
+            out.push(Change { what, from, to });
+        }
+    };
+    let current_code = state.code.as_ref().map(|(bucket, key)| format!("{bucket}/{key}"));
+    diff("code".into(), current_code, Some(format!("{}/{}", code.bucket_arn, code.key)));
+    diff_groups(&state.property_groups, &settings.property_groups, &mut diff);
+    diff("parallelism".into(), state.parallelism.map(|p| p.to_string()), Some(settings.parallelism.to_string()));
+    diff("parallelism_per_kpu".into(), state.parallelism_per_kpu.map(|p| p.to_string()), Some(settings.parallelism_per_kpu.to_string()));
+    diff("auto_scaling".into(), state.auto_scaling.map(|p| p.to_string()), Some(settings.auto_scaling.to_string()));
+    diff("checkpointing".into(), state.checkpointing.map(|p| p.to_string()), Some("true".into()));
+    diff(
+        "checkpoint_interval_ms".into(),
+        state.checkpoint_interval_ms.map(|p| p.to_string()),
+        Some(settings.checkpoint_interval_ms.to_string()),
+    );
+    out
+}
+
+fn diff_groups(current: &Groups, wanted: &Groups, diff: &mut impl FnMut(String, Option<String>, Option<String>)) {
+    let ids: std::collections::BTreeSet<&String> = current.keys().chain(wanted.keys()).collect();
+    for id in ids {
+        let empty = Default::default();
+        let (now, want) = (current.get(id).unwrap_or(&empty), wanted.get(id).unwrap_or(&empty));
+        let keys: std::collections::BTreeSet<&String> = now.keys().chain(want.keys()).collect();
+        for key in keys {
+            diff(format!("{id}.{key}"), now.get(key).cloned(), want.get(key).cloned());
+        }
+    }
+}
+
+impl Plan {
+    /// The update call for this plan's changes (only what differs is sent, so an unchanged part is never touched).
+    pub fn update(&self, settings: &Settings, code: &CodeLocation) -> Option<Update> {
+        let AppAction::Update { changes, restore_from_latest_snapshot, .. } = &self.app else { return None };
+        let any = |prefix: &str| changes.iter().any(|c| c.what.starts_with(prefix));
+        let group_changed = changes.iter().any(|c| c.what.contains('.'));
+        Some(Update {
+            code: any("code").then(|| code.clone()),
+            property_groups: group_changed.then(|| settings.property_groups.clone()),
+            parallelism: any("parallelism") || any("auto_scaling"),
+            checkpointing: any("checkpoint"),
+            restore_from_latest_snapshot: *restore_from_latest_snapshot,
+        })
+    }
+
+    /// The plan for people, one step per line.
+    pub fn to_text(&self, dry_run: bool) -> String {
+        let mut s = String::new();
+        let head = if dry_run { "dry run, nothing changed: " } else { "" };
+        s.push_str(&format!("{head}plan for Managed Flink application `{}`\n", self.application));
+        s.push_str(&format!("  jar      {} ({} bytes, sha256 {})\n", self.jar, self.jar_bytes, self.jar_sha256));
+        if self.upload {
+            s.push_str(&format!("  upload   {}\n", self.s3_uri));
+        } else {
+            s.push_str(&format!("  skip     {} already holds these bytes\n", self.s3_uri));
+        }
+        match &self.app {
+            AppAction::Create => s.push_str(&format!("  create   {} ({RUNTIME})\n", self.application)),
+            AppAction::Unchanged { version_id, status } => {
+                s.push_str(&format!("  keep     {} version {version_id} ({status}): nothing to change\n", self.application))
+            }
+            AppAction::Update { version_id, status, changes, restore_from_latest_snapshot } => {
+                let restore = if *restore_from_latest_snapshot { ", restarts from its latest snapshot" } else { "" };
+                s.push_str(&format!("  update   {} version {version_id} ({status}{restore}):\n", self.application));
+                for c in changes {
+                    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+                    s.push_str(&format!("             {}: {} → {}\n", c.what, show(&c.from), show(&c.to)));
+                }
+            }
+        }
+        if self.start {
+            s.push_str(&format!("  start    {}\n", self.application));
+        }
+        s.push_str(&format!("  wait     until {}\n", self.target_status));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FileConfig;
+    use crate::deploy::settings::DeployArgs;
+
+    pub(crate) fn settings() -> Settings {
+        DeployArgs {
+            application_name: Some("app".into()),
+            bucket: Some("bucket".into()),
+            service_role_arn: Some("arn:aws:iam::1:role/r".into()),
+            source_stream_arn: Some("arn:aws:kinesis:us-east-1:1:stream/in".into()),
+            anomalies_stream_arn: Some("arn:aws:kinesis:us-east-1:1:stream/out".into()),
+            dead_letters_stream_arn: Some("arn:aws:kinesis:us-east-1:1:stream/dl".into()),
+            ..Default::default()
+        }
+        .resolve(&FileConfig::default())
+        .unwrap()
+    }
+
+    fn code() -> CodeLocation {
+        CodeLocation { bucket_arn: "arn:aws:s3:::bucket".into(), key: "flink/anomaly-detector-abc.jar".into() }
+    }
+
+    fn deployed(s: &Settings, status: &str) -> AppState {
+        AppState {
+            status: status.into(),
+            version_id: 7,
+            runtime: RUNTIME.into(),
+            code: Some(("arn:aws:s3:::bucket".into(), "flink/anomaly-detector-abc.jar".into())),
+            property_groups: s.property_groups.clone(),
+            parallelism: Some(1),
+            parallelism_per_kpu: Some(1),
+            auto_scaling: Some(false),
+            checkpointing: Some(true),
+            checkpoint_interval_ms: Some(60_000),
+        }
+    }
+
+    #[test]
+    fn an_identical_deployment_changes_nothing() {
+        let s = settings();
+        let plan = decide(&s, ("a.jar", "abc", 10), &code(), true, Some(&deployed(&s, "RUNNING"))).unwrap();
+        assert_eq!(plan.app, AppAction::Unchanged { version_id: 7, status: "RUNNING".into() });
+        assert!(!plan.upload);
+        assert!(plan.to_text(true).contains("nothing to change"));
+    }
+
+    #[test]
+    fn a_new_jar_and_threshold_on_a_running_app_update_both_and_restore_the_snapshot() {
+        let mut s = settings();
+        s.property_groups.get_mut("detector").unwrap().insert("threshold_multiplier".into(), "4".into());
+        let new_code = CodeLocation { key: "flink/anomaly-detector-def.jar".into(), ..code() };
+        let plan = decide(&s, ("a.jar", "def", 10), &new_code, false, Some(&deployed(&settings(), "RUNNING"))).unwrap();
+        let AppAction::Update { changes, restore_from_latest_snapshot, .. } = &plan.app else { panic!("{plan:?}") };
+        assert!(restore_from_latest_snapshot);
+        let what: Vec<&str> = changes.iter().map(|c| c.what.as_str()).collect();
+        assert_eq!(what, ["code", "detector.threshold_multiplier"]);
+        let text = plan.to_text(true);
+        assert!(text.contains("detector.threshold_multiplier: 3.0 → 4"), "{text}");
+        assert!(text.contains("upload   s3://bucket/flink/anomaly-detector-def.jar"), "{text}");
+        let update = plan.update(&s, &new_code).unwrap();
+        assert!(update.code.is_some() && update.property_groups.is_some() && !update.parallelism && !update.checkpointing);
+    }
+
+    #[test]
+    fn missing_role_wrong_runtime_and_busy_status_are_refused() {
+        let mut s = settings();
+        s.service_role_arn = None;
+        assert!(matches!(decide(&s, ("a", "b", 1), &code(), false, None), Err(DeployError::RoleMissing { .. })));
+        let s = settings();
+        let old = AppState { runtime: "FLINK-1_15".into(), ..deployed(&s, "READY") };
+        let err = decide(&s, ("a", "b", 1), &code(), false, Some(&old)).unwrap_err();
+        assert_eq!(err.to_string(), "application `app` runs FLINK-1_15, but this jar is built for FLINK-1_20");
+        let busy = AppState { code: None, ..deployed(&s, "UPDATING") };
+        let err = decide(&s, ("a", "b", 1), &code(), false, Some(&busy)).unwrap_err();
+        assert_eq!(err.to_string(), "application `app` is UPDATING, which does not allow an update");
+    }
+
+    #[test]
+    fn start_goes_for_running_and_only_from_ready() {
+        let mut s = settings();
+        s.start = true;
+        let plan = decide(&s, ("a", "b", 1), &code(), true, Some(&deployed(&s, "READY"))).unwrap();
+        assert!(plan.start);
+        assert_eq!(plan.target_status, "RUNNING");
+        let plan = decide(&s, ("a", "b", 1), &code(), true, None).unwrap();
+        assert_eq!((plan.app.clone(), plan.start), (AppAction::Create, true));
+        let err = decide(&s, ("a", "b", 1), &code(), true, Some(&deployed(&s, "STOPPING"))).unwrap_err();
+        assert!(err.to_string().contains("does not allow a start"), "{err}");
+    }
+}

@@ -1,0 +1,382 @@
+//! `packager deploy` flags, the `[deploy]` table of packager.toml, and Terraform outputs, resolved into one [`Settings`].
+//!
+//! Precedence: flags > `PACKAGER_*` environment variables > `--terraform-outputs` > packager.toml `[deploy]` > defaults.
+//! Terraform outputs sit above the file because they describe what is actually deployed; a flag still wins.
+
+use super::error::DeployError;
+use crate::config::{DetectorFlags, FileConfig, resolve_detector};
+use crate::error::{Error, Result};
+use crate::run::OutputFormat;
+use clap::Args;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The jar `packager build` writes.
+pub const DEFAULT_JAR: &str = "target/packager/anomaly-detector.jar";
+
+/// `packager deploy` flags; the `[deploy]` table of packager.toml takes the same names (snake_case).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct DeployArgs {
+    /// The jar to deploy [default: target/packager/anomaly-detector.jar]
+    #[arg(long, env = "PACKAGER_JAR")]
+    pub jar: Option<PathBuf>,
+    /// `terraform output -json` of infra/terraform: fills bucket, application, role, streams, log stream and region
+    #[arg(long, env = "PACKAGER_TERRAFORM_OUTPUTS")]
+    pub terraform_outputs: Option<PathBuf>,
+    /// Managed Flink application to create or update (terraform: flink_application_name)
+    #[arg(long, env = "PACKAGER_APPLICATION_NAME")]
+    pub application_name: Option<String>,
+    /// S3 bucket for the jar (terraform: artifacts_bucket_name)
+    #[arg(long, env = "PACKAGER_BUCKET")]
+    pub bucket: Option<String>,
+    /// Prefix of the jar's S3 key; the key ends in the jar's sha256 [default: flink/]
+    #[arg(long, env = "PACKAGER_KEY_PREFIX")]
+    pub key_prefix: Option<String>,
+    /// IAM role the application runs as, needed to create it (terraform: flink_service_role_arn)
+    #[arg(long, env = "PACKAGER_SERVICE_ROLE_ARN")]
+    pub service_role_arn: Option<String>,
+    /// Kinesis stream the job reads (terraform: kinesis_stream_arn)
+    #[arg(long, env = "PACKAGER_SOURCE_STREAM_ARN")]
+    pub source_stream_arn: Option<String>,
+    /// Kinesis stream the job writes anomalies to (terraform: anomalies_stream_arn)
+    #[arg(long, env = "PACKAGER_ANOMALIES_STREAM_ARN")]
+    pub anomalies_stream_arn: Option<String>,
+    /// Kinesis stream the job writes dead letters to (terraform: dead_letters_stream_arn)
+    #[arg(long, env = "PACKAGER_DEAD_LETTERS_STREAM_ARN")]
+    pub dead_letters_stream_arn: Option<String>,
+    /// CloudWatch log stream for the application's logs, set when it is created (terraform: flink_log_stream_arn)
+    #[arg(long, env = "PACKAGER_LOG_STREAM_ARN")]
+    pub log_stream_arn: Option<String>,
+    /// AWS region (terraform: aws_region) [default: the SDK's: AWS_REGION, then the profile]
+    #[arg(long, env = "PACKAGER_REGION")]
+    pub region: Option<String>,
+    /// Send AWS calls to this endpoint instead of AWS (moto, LocalStack); AWS_ENDPOINT_URL works too
+    #[arg(long, env = "PACKAGER_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Parallel tasks of the job [default: 1]
+    #[arg(long, env = "PACKAGER_PARALLELISM")]
+    pub parallelism: Option<i32>,
+    /// Parallel tasks per KPU [default: 1]
+    #[arg(long, env = "PACKAGER_PARALLELISM_PER_KPU")]
+    pub parallelism_per_kpu: Option<i32>,
+    /// Let Managed Flink scale parallelism with load [default: false]
+    #[arg(long, env = "PACKAGER_AUTO_SCALING", value_name = "BOOL")]
+    pub auto_scaling: Option<bool>,
+    /// Checkpoint interval, ms (checkpointing is always on: it carries every key's baseline) [default: 60000]
+    #[arg(long, env = "PACKAGER_CHECKPOINT_INTERVAL_MS")]
+    pub checkpoint_interval_ms: Option<i64>,
+    /// Where the job starts reading a stream it has no checkpoint for: TRIM_HORIZON, LATEST or AT_TIMESTAMP [default: TRIM_HORIZON]
+    #[arg(long, env = "PACKAGER_SOURCE_INIT_POSITION")]
+    pub source_init_position: Option<String>,
+    /// Hours a key's baseline is kept after its last event (the job group's state_ttl_hours) [default: 720]
+    #[arg(long, env = "PACKAGER_STATE_TTL_HOURS")]
+    pub state_ttl_hours: Option<u32>,
+    /// Start the application after creating or updating it (a running one keeps running either way)
+    #[arg(long)]
+    #[serde(default)]
+    pub start: bool,
+    /// Print what would be uploaded, created or changed, and change nothing
+    #[arg(long)]
+    #[serde(skip)]
+    pub dry_run: bool,
+    /// Longest wait for the application to reach its target status, seconds [default: 900]
+    #[arg(long, env = "PACKAGER_WAIT_TIMEOUT_SECS")]
+    pub wait_timeout_secs: Option<u64>,
+    /// Result format on standard output [default: text]
+    #[arg(long, value_enum, env = "PACKAGER_OUTPUT")]
+    pub output: Option<OutputFormat>,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub detector: DetectorFlags,
+}
+
+/// Everything deploy needs, resolved and checked (except the role, which only a create needs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub jar: PathBuf,
+    pub application_name: String,
+    pub bucket: String,
+    pub key_prefix: String,
+    pub service_role_arn: Option<String>,
+    pub log_stream_arn: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub parallelism: i32,
+    pub parallelism_per_kpu: i32,
+    pub auto_scaling: bool,
+    pub checkpoint_interval_ms: i64,
+    pub start: bool,
+    pub dry_run: bool,
+    pub wait_timeout_secs: u64,
+    pub output: OutputFormat,
+    /// The runtime property groups, as the job reads them.
+    pub property_groups: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The values `terraform output -json` gives deploy (only string outputs are used).
+#[derive(Debug, Clone, Default)]
+pub struct TerraformOutputs(BTreeMap<String, String>);
+
+impl TerraformOutputs {
+    /// Reads `terraform output -json` (`{"name": {"value": …}}`) or a plain `{"name": "value"}` object.
+    pub fn read(path: &Path) -> Result<TerraformOutputs, DeployError> {
+        let err = |message: String| DeployError::TerraformOutputs { path: path.into(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+        let object = value.as_object().ok_or_else(|| err("expected a JSON object of outputs".into()))?;
+        let mut outputs = BTreeMap::new();
+        for (name, entry) in object {
+            let value = entry.get("value").unwrap_or(entry);
+            if let Some(s) = value.as_str() {
+                outputs.insert(name.clone(), s.to_string());
+            }
+        }
+        Ok(TerraformOutputs(outputs))
+    }
+
+    /// The string value of output `name`.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
+impl DeployArgs {
+    /// Resolves flags, environment, Terraform outputs, `[deploy]` and defaults into [`Settings`].
+    pub fn resolve(self, file: &FileConfig) -> Result<Settings> {
+        let from_file: DeployArgs = file
+            .deploy
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::ConfigFile { path: "packager.toml [deploy]".into(), message: e.to_string() })?;
+        let tf_path = self.terraform_outputs.clone().or(from_file.terraform_outputs.clone());
+        let tf = match &tf_path {
+            Some(path) => TerraformOutputs::read(path)?,
+            None => TerraformOutputs::default(),
+        };
+        // flag/env, then terraform, then file
+        let pick = |flag: Option<String>, tf_key: &str, file: Option<String>| flag.or_else(|| tf.get(tf_key)).or(file);
+        let terraform_hint = |key: &str| format!(", or give --terraform-outputs with {key}");
+        let required = |value: Option<String>, what: &'static str, flag: &'static str, key: &'static str, tf_key: &str| {
+            value.filter(|v| !v.is_empty()).ok_or_else(|| DeployError::Missing { what, flag, key, terraform: terraform_hint(tf_key) })
+        };
+
+        let application_name = required(
+            pick(self.application_name, "flink_application_name", from_file.application_name),
+            "application name",
+            "--application-name",
+            "application_name",
+            "flink_application_name",
+        )?;
+        let bucket = required(
+            pick(self.bucket, "artifacts_bucket_name", from_file.bucket),
+            "S3 bucket",
+            "--bucket",
+            "bucket",
+            "artifacts_bucket_name",
+        )?;
+        let source = required(
+            pick(self.source_stream_arn, "kinesis_stream_arn", from_file.source_stream_arn),
+            "source stream",
+            "--source-stream-arn",
+            "source_stream_arn",
+            "kinesis_stream_arn",
+        )?;
+        let anomalies = required(
+            pick(self.anomalies_stream_arn, "anomalies_stream_arn", from_file.anomalies_stream_arn),
+            "anomalies stream",
+            "--anomalies-stream-arn",
+            "anomalies_stream_arn",
+            "anomalies_stream_arn",
+        )?;
+        let dead_letters = required(
+            pick(self.dead_letters_stream_arn, "dead_letters_stream_arn", from_file.dead_letters_stream_arn),
+            "dead-letters stream",
+            "--dead-letters-stream-arn",
+            "dead_letters_stream_arn",
+            "dead_letters_stream_arn",
+        )?;
+        let service_role_arn = pick(self.service_role_arn, "flink_service_role_arn", from_file.service_role_arn).filter(|v| !v.is_empty());
+        let log_stream_arn = pick(self.log_stream_arn, "flink_log_stream_arn", from_file.log_stream_arn).filter(|v| !v.is_empty());
+        // The region the connectors use is the stream's own, so the job never depends on the deployer's profile.
+        let region = pick(self.region, "aws_region", from_file.region).or_else(|| arn_region(&source));
+
+        let parallelism = self.parallelism.or(from_file.parallelism).unwrap_or(1);
+        let parallelism_per_kpu = self.parallelism_per_kpu.or(from_file.parallelism_per_kpu).unwrap_or(1);
+        if parallelism < 1 {
+            return Err(DeployError::Invalid { flag: "--parallelism", message: format!("{parallelism}; it must be at least 1") }.into());
+        }
+        if !(1..=8).contains(&parallelism_per_kpu) {
+            return Err(DeployError::Invalid {
+                flag: "--parallelism-per-kpu",
+                message: format!("{parallelism_per_kpu}; Managed Flink takes 1 to 8"),
+            }
+            .into());
+        }
+        let checkpoint_interval_ms = self.checkpoint_interval_ms.or(from_file.checkpoint_interval_ms).unwrap_or(60_000);
+        if checkpoint_interval_ms < 1 {
+            return Err(DeployError::Invalid {
+                flag: "--checkpoint-interval-ms",
+                message: format!("{checkpoint_interval_ms}; it must be positive"),
+            }
+            .into());
+        }
+        let position = self.source_init_position.or(from_file.source_init_position).unwrap_or_else(|| "TRIM_HORIZON".into());
+        if !["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"].contains(&position.as_str()) {
+            return Err(DeployError::Invalid {
+                flag: "--source-init-position",
+                message: format!("`{position}`; expected TRIM_HORIZON, LATEST or AT_TIMESTAMP"),
+            }
+            .into());
+        }
+        let state_ttl_hours = self.state_ttl_hours.or(from_file.state_ttl_hours).unwrap_or(720);
+        let connector_region = region.clone().unwrap_or_default();
+        if connector_region.is_empty() {
+            return Err(DeployError::NoRegion.into());
+        }
+
+        let detector = resolve_detector(&self.detector, file)?;
+        let detector_group = detector
+            .to_map()
+            .into_iter()
+            .filter(|(key, _)| key != "emit")
+            .map(|(key, value)| {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (key, text)
+            })
+            .collect();
+        let kinesis = |arn: &str, extra: &[(&str, &str)]| -> BTreeMap<String, String> {
+            let mut group: BTreeMap<String, String> =
+                [("connector", "kinesis"), ("stream.arn", arn), ("aws.region", connector_region.as_str()), ("format", "raw")]
+                    .into_iter()
+                    .chain(extra.iter().copied())
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+            group.retain(|_, v| !v.is_empty());
+            group
+        };
+        let mut property_groups = BTreeMap::new();
+        property_groups.insert("source".to_string(), kinesis(&source, &[("source.init.position", &position)]));
+        property_groups.insert("anomalies".to_string(), kinesis(&anomalies, &[]));
+        property_groups.insert("dead_letters".to_string(), kinesis(&dead_letters, &[]));
+        property_groups.insert("detector".to_string(), detector_group);
+        property_groups.insert("job".to_string(), BTreeMap::from([("state_ttl_hours".to_string(), state_ttl_hours.to_string())]));
+
+        Ok(Settings {
+            jar: self.jar.or(from_file.jar).unwrap_or_else(|| PathBuf::from(DEFAULT_JAR)),
+            application_name,
+            bucket,
+            key_prefix: self.key_prefix.or(from_file.key_prefix).unwrap_or_else(|| "flink/".into()),
+            service_role_arn,
+            log_stream_arn,
+            region,
+            endpoint_url: self.endpoint_url.or(from_file.endpoint_url),
+            parallelism,
+            parallelism_per_kpu,
+            auto_scaling: self.auto_scaling.or(from_file.auto_scaling).unwrap_or(false),
+            checkpoint_interval_ms,
+            start: self.start || from_file.start,
+            dry_run: self.dry_run,
+            wait_timeout_secs: self.wait_timeout_secs.or(from_file.wait_timeout_secs).unwrap_or(900),
+            output: self.output.or(from_file.output).unwrap_or(OutputFormat::Text),
+            property_groups,
+        })
+    }
+}
+
+/// The region field of an ARN (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`).
+pub fn arn_region(arn: &str) -> Option<String> {
+    let region = arn.split(':').nth(3)?;
+    (!region.is_empty()).then(|| region.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = "arn:aws:kinesis:eu-west-1:123456789012:stream/transactions";
+
+    fn full_flags() -> DeployArgs {
+        DeployArgs {
+            application_name: Some("app".into()),
+            bucket: Some("bucket".into()),
+            source_stream_arn: Some(SOURCE.into()),
+            anomalies_stream_arn: Some("arn:aws:kinesis:eu-west-1:123456789012:stream/anomalies".into()),
+            dead_letters_stream_arn: Some("arn:aws:kinesis:eu-west-1:123456789012:stream/dead".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn property_groups_carry_streams_region_detector_and_job() {
+        let file: FileConfig = toml::from_str("[detector]\nthreshold_multiplier = 4.5\n").unwrap();
+        let s = full_flags().resolve(&file).unwrap();
+        let source = &s.property_groups["source"];
+        assert_eq!(source["connector"], "kinesis");
+        assert_eq!(source["stream.arn"], SOURCE);
+        assert_eq!(source["aws.region"], "eu-west-1");
+        assert_eq!(source["format"], "raw");
+        assert_eq!(source["source.init.position"], "TRIM_HORIZON");
+        // A sink option the Kinesis sink does not know would fail the job at start.
+        assert!(!s.property_groups["anomalies"].contains_key("source.init.position"));
+        assert_eq!(s.property_groups["detector"]["threshold_multiplier"], "4.5");
+        assert_eq!(s.property_groups["detector"]["key_field"], "userId");
+        assert!(!s.property_groups["detector"].contains_key("emit"), "the job decides what it emits");
+        assert_eq!(s.property_groups["job"]["state_ttl_hours"], "720");
+        assert_eq!((s.parallelism, s.checkpoint_interval_ms, s.key_prefix.as_str()), (1, 60_000, "flink/"));
+    }
+
+    #[test]
+    fn flags_beat_terraform_outputs_which_beat_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = dir.path().join("tf.json");
+        std::fs::write(
+            &tf,
+            r#"{"artifacts_bucket_name": {"sensitive": false, "type": "string", "value": "tf-bucket"},
+                "flink_application_name": {"value": "tf-app"},
+                "flink_service_role_arn": {"value": "arn:aws:iam::1:role/tf"},
+                "kinesis_stream_arn": {"value": "arn:aws:kinesis:us-east-2:1:stream/in"},
+                "anomalies_stream_arn": {"value": "arn:aws:kinesis:us-east-2:1:stream/out"},
+                "dead_letters_stream_arn": {"value": "arn:aws:kinesis:us-east-2:1:stream/dl"},
+                "flink_log_stream_arn": {"value": "arn:aws:logs:us-east-2:1:log-group:g:log-stream:s"},
+                "aws_region": {"value": "us-east-2"},
+                "stream_count": {"value": 3}}"#,
+        )
+        .unwrap();
+        let file: FileConfig = toml::from_str("[deploy]\nbucket = \"file-bucket\"\nparallelism = 4\nkey_prefix = \"jars/\"\n").unwrap();
+        let args = DeployArgs { terraform_outputs: Some(tf), application_name: Some("flag-app".into()), ..Default::default() };
+        let s = args.resolve(&file).unwrap();
+        assert_eq!(s.application_name, "flag-app");
+        assert_eq!(s.bucket, "tf-bucket");
+        assert_eq!(s.service_role_arn.as_deref(), Some("arn:aws:iam::1:role/tf"));
+        assert_eq!(s.region.as_deref(), Some("us-east-2"));
+        assert_eq!(s.log_stream_arn.as_deref(), Some("arn:aws:logs:us-east-2:1:log-group:g:log-stream:s"));
+        assert_eq!(s.parallelism, 4);
+        assert_eq!(s.key_prefix, "jars/");
+        assert_eq!(s.property_groups["dead_letters"]["stream.arn"], "arn:aws:kinesis:us-east-2:1:stream/dl");
+    }
+
+    #[test]
+    fn a_missing_bucket_names_the_flag_the_key_and_the_terraform_output() {
+        let args = DeployArgs { bucket: None, ..full_flags() };
+        let err = args.resolve(&FileConfig::default()).unwrap_err();
+        let text = format!("{err}");
+        assert_eq!(text, "no S3 bucket given");
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(help.contains("--bucket") && help.contains("artifacts_bucket_name"), "{help}");
+    }
+
+    #[test]
+    fn bad_numbers_and_positions_are_refused_by_flag() {
+        let err = DeployArgs { parallelism: Some(0), ..full_flags() }.resolve(&FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("--parallelism"), "{err}");
+        let err = DeployArgs { source_init_position: Some("EARLIEST".into()), ..full_flags() }.resolve(&FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("TRIM_HORIZON"), "{err}");
+        let file: FileConfig = toml::from_str("[deploy]\nbuckett = \"x\"\n").unwrap();
+        assert!(full_flags().resolve(&file).unwrap_err().to_string().contains("buckett"));
+    }
+}

@@ -1,0 +1,321 @@
+//! Managed Flink calls against rule-based SDK responses (aws-smithy-mocks): moto cannot serve this API to the Rust
+//! SDK. Rules run in sequence, so each test also pins the order of the calls deploy makes.
+
+use aws_sdk_kinesisanalyticsv2::Client;
+use aws_sdk_kinesisanalyticsv2::operation::create_application::CreateApplicationOutput;
+use aws_sdk_kinesisanalyticsv2::operation::describe_application::{DescribeApplicationError, DescribeApplicationOutput};
+use aws_sdk_kinesisanalyticsv2::operation::rollback_application::RollbackApplicationOutput;
+use aws_sdk_kinesisanalyticsv2::operation::start_application::{StartApplicationError, StartApplicationOutput};
+use aws_sdk_kinesisanalyticsv2::operation::update_application::{UpdateApplicationError, UpdateApplicationOutput};
+use aws_sdk_kinesisanalyticsv2::types::error::{ConcurrentModificationException, ResourceInUseException, ResourceNotFoundException};
+use aws_sdk_kinesisanalyticsv2::types::{
+    ApplicationCodeConfigurationDescription, ApplicationConfigurationDescription, ApplicationDetail, ApplicationRestoreType,
+    ApplicationStatus, CodeContentDescription, CodeContentType, RuntimeEnvironment, S3ApplicationCodeLocationDescription,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use packager::config::FileConfig;
+use packager::deploy::error::DeployError;
+use packager::deploy::flink::{self, CodeLocation};
+use packager::deploy::plan::{self, AppAction};
+use packager::deploy::wait::{Backoff, Timing};
+use packager::deploy::{DeployArgs, Settings, apply};
+use std::time::Duration;
+
+const APP: &str = "anomaly-detector";
+const ROLE: &str = "arn:aws:iam::123456789012:role/flink";
+const SOURCE: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/transactions";
+const OLD_KEY: &str = "flink/anomaly-detector-old.jar";
+const NEW_KEY: &str = "flink/anomaly-detector-new.jar";
+const BUCKET_ARN: &str = "arn:aws:s3:::artifacts";
+
+fn settings(start: bool) -> Settings {
+    DeployArgs {
+        application_name: Some(APP.into()),
+        bucket: Some("artifacts".into()),
+        service_role_arn: Some(ROLE.into()),
+        source_stream_arn: Some(SOURCE.into()),
+        anomalies_stream_arn: Some("arn:aws:kinesis:us-east-1:123456789012:stream/anomalies".into()),
+        dead_letters_stream_arn: Some("arn:aws:kinesis:us-east-1:123456789012:stream/dead-letters".into()),
+        log_stream_arn: Some("arn:aws:logs:us-east-1:123456789012:log-group:flink:log-stream:app".into()),
+        start,
+        ..Default::default()
+    }
+    .resolve(&FileConfig::default())
+    .unwrap()
+}
+
+/// No waiting in tests; `timeout` decides whether one look at a moving status already times out.
+fn timing(timeout: Duration) -> Timing {
+    let none = Backoff { initial: Duration::ZERO, max: Duration::ZERO };
+    Timing { poll: none, conflict: none, conflict_attempts: 3, timeout }
+}
+
+fn code(key: &str) -> CodeLocation {
+    CodeLocation { bucket_arn: BUCKET_ARN.into(), key: key.into() }
+}
+
+fn detail(status: ApplicationStatus, version: i64, runtime: RuntimeEnvironment) -> ApplicationDetail {
+    let code = ApplicationCodeConfigurationDescription::builder()
+        .code_content_type(CodeContentType::Zipfile)
+        .code_content_description(
+            CodeContentDescription::builder()
+                .s3_application_code_location_description(
+                    S3ApplicationCodeLocationDescription::builder().bucket_arn(BUCKET_ARN).file_key(OLD_KEY).build().unwrap(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap();
+    ApplicationDetail::builder()
+        .application_arn(format!("arn:aws:kinesisanalytics:us-east-1:123456789012:application/{APP}"))
+        .application_name(APP)
+        .runtime_environment(runtime)
+        .application_status(status)
+        .application_version_id(version)
+        .application_configuration_description(
+            ApplicationConfigurationDescription::builder().application_code_configuration_description(code).build(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn describe(status: ApplicationStatus, version: i64) -> Rule {
+    mock!(Client::describe_application).then_output(move || {
+        DescribeApplicationOutput::builder().application_detail(detail(status.clone(), version, RuntimeEnvironment::Flink120)).build()
+    })
+}
+
+fn conflict() -> Rule {
+    mock!(Client::update_application).then_error(|| {
+        UpdateApplicationError::ConcurrentModificationException(ConcurrentModificationException::builder().message("busy").build())
+    })
+}
+
+fn updated(from_version: i64) -> Rule {
+    mock!(Client::update_application).match_requests(move |r| r.current_application_version_id() == Some(from_version)).then_output(
+        move || {
+            UpdateApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::Updating, from_version + 1, RuntimeEnvironment::Flink120))
+                .build()
+        },
+    )
+}
+
+/// The state a running application on the old jar is in, and the plan to move it to the new jar.
+fn update_plan(s: &Settings) -> plan::Plan {
+    let mut state = update_plan_state(s);
+    state.property_groups.get_mut("detector").unwrap().insert("threshold_multiplier".into(), "2.5".into());
+    plan::decide(s, ("a.jar", "new", 10), &code(NEW_KEY), false, Some(&state)).unwrap()
+}
+
+#[tokio::test]
+async fn a_missing_application_is_created_with_the_full_configuration_then_started() {
+    let s = settings(true);
+    let create = mock!(Client::create_application)
+        .match_requests(|r| {
+            let config = r.application_configuration().unwrap();
+            let groups = config.environment_properties().unwrap().property_groups();
+            let source = groups.iter().find(|g| g.property_group_id() == "source").unwrap().property_map();
+            let flink = config.flink_application_configuration().unwrap();
+            r.runtime_environment() == Some(&RuntimeEnvironment::Flink120)
+                && r.service_execution_role() == Some(ROLE)
+                && source.get("stream.arn").map(String::as_str) == Some(SOURCE)
+                && source.get("connector").map(String::as_str) == Some("kinesis")
+                && groups.iter().any(|g| g.property_group_id() == "detector" && g.property_map().contains_key("threshold_multiplier"))
+                && groups.iter().any(|g| g.property_group_id() == "job" && g.property_map().contains_key("state_ttl_hours"))
+                && flink.checkpoint_configuration().unwrap().checkpointing_enabled() == Some(true)
+                && config.application_snapshot_configuration().unwrap().snapshots_enabled()
+                && config.application_code_configuration().unwrap().code_content().unwrap().s3_content_location().unwrap().file_key()
+                    == NEW_KEY
+                && r.cloud_watch_logging_options().len() == 1
+        })
+        .then_output(|| {
+            CreateApplicationOutput::builder().application_detail(detail(ApplicationStatus::Ready, 1, RuntimeEnvironment::Flink120)).build()
+        });
+    let start = mock!(Client::start_application)
+        .match_requests(|r| {
+            r.run_configuration().and_then(|c| c.application_restore_configuration()).map(|c| c.application_restore_type())
+                == Some(&ApplicationRestoreType::SkipRestoreFromSnapshot)
+        })
+        .then_output(|| StartApplicationOutput::builder().build());
+    let rules = [
+        create,
+        describe(ApplicationStatus::Ready, 1),
+        start,
+        describe(ApplicationStatus::Starting, 1),
+        describe(ApplicationStatus::Running, 1),
+        describe(ApplicationStatus::Running, 1),
+    ];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let plan = plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), false, None).unwrap();
+    assert_eq!(plan.app, AppAction::Create);
+    let (status, version) = apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert_eq!((status.as_str(), version), ("RUNNING", 1));
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "every call made once, in order");
+}
+
+#[tokio::test]
+async fn an_update_of_a_running_application_sends_only_the_changes_and_restores_the_latest_snapshot() {
+    let s = settings(false);
+    let update = mock!(Client::update_application)
+        .match_requests(|r| {
+            let c = r.application_configuration_update().unwrap();
+            let restore =
+                r.run_configuration_update().and_then(|c| c.application_restore_configuration()).map(|c| c.application_restore_type());
+            r.current_application_version_id() == Some(7)
+                && restore == Some(&ApplicationRestoreType::RestoreFromLatestSnapshot)
+                && c.application_code_configuration_update()
+                    .and_then(|u| u.code_content_update())
+                    .and_then(|u| u.s3_content_location_update())
+                    .and_then(|u| u.file_key_update())
+                    == Some(NEW_KEY)
+                && c.environment_property_updates().is_some()
+                && c.flink_application_configuration_update().is_none()
+        })
+        .then_output(|| {
+            UpdateApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::Updating, 8, RuntimeEnvironment::Flink120))
+                .build()
+        });
+    let rules = [
+        update,
+        describe(ApplicationStatus::Updating, 8),
+        describe(ApplicationStatus::Running, 8),
+        describe(ApplicationStatus::Running, 8),
+    ];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let plan = update_plan(&s);
+    let (status, version) = apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert_eq!((status.as_str(), version), ("RUNNING", 8));
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+}
+
+#[tokio::test]
+async fn a_concurrent_modification_is_retried_from_the_new_version_id() {
+    let s = settings(false);
+    let rules = [
+        conflict(),
+        describe(ApplicationStatus::Running, 8),
+        updated(8),
+        describe(ApplicationStatus::Running, 9),
+        describe(ApplicationStatus::Running, 9),
+    ];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let (_, version) = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert_eq!(version, 9);
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+}
+
+#[tokio::test]
+async fn conflicts_that_do_not_stop_end_in_a_bounded_error() {
+    let s = settings(false);
+    let rules = [conflict(), describe(ApplicationStatus::Running, 8), conflict(), describe(ApplicationStatus::Running, 9), conflict()];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
+    assert!(matches!(err, DeployError::Conflict { attempts: 3, .. }), "{err:?}");
+    assert_eq!(err.to_string(), "application `anomaly-detector` was modified concurrently 3 times in a row; gave up");
+}
+
+#[tokio::test]
+async fn an_update_that_does_not_reach_running_is_rolled_back_and_says_so() {
+    let s = settings(false);
+    let rollback = mock!(Client::rollback_application)
+        .match_requests(|r| r.current_application_version_id() == Some(8) && r.application_name() == Some(APP))
+        .then_output(|| {
+            RollbackApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::RollingBack, 9, RuntimeEnvironment::Flink120))
+                .build()
+        });
+    // The job fails on the new code and the application settles in READY instead of RUNNING.
+    let rules = [
+        updated(7),
+        describe(ApplicationStatus::Updating, 8),
+        describe(ApplicationStatus::Ready, 8),
+        rollback,
+        describe(ApplicationStatus::Running, 9),
+    ];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "application `anomaly-detector` did not reach RUNNING after the update (it was READY); \
+         rolled back with RollbackApplication: now version 9 and RUNNING"
+    );
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+}
+
+#[tokio::test]
+async fn an_update_still_updating_at_the_deadline_is_rolled_back_too() {
+    let s = settings(false);
+    let rollback = mock!(Client::rollback_application).then_output(|| RollbackApplicationOutput::builder().build());
+    let rules = [updated(7), describe(ApplicationStatus::Updating, 8), rollback, describe(ApplicationStatus::Running, 9)];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::ZERO)).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("(it was still UPDATING after 0 s)") && text.contains("rolled back with RollbackApplication"), "{text}");
+}
+
+#[tokio::test]
+async fn a_start_refused_for_the_applications_state_is_a_state_error() {
+    let mut s = settings(true);
+    s.start = true;
+    let state = flink::AppState { status: "READY".into(), version_id: 3, runtime: "FLINK-1_20".into(), ..update_plan_state(&s) };
+    let plan = plan::decide(&s, ("a.jar", "x", 1), &code(OLD_KEY), true, Some(&state)).unwrap();
+    assert_eq!(plan.app, AppAction::Unchanged { version_id: 3, status: "READY".into() });
+    let refuse = mock!(Client::start_application).then_error(|| {
+        StartApplicationError::ResourceInUseException(ResourceInUseException::builder().message("Application is STOPPING").build())
+    });
+    let rules = [refuse];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&plan, &s, &code(OLD_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
+    assert_eq!(err.to_string(), "application `anomaly-detector` is READY, which does not allow a start");
+}
+
+#[tokio::test]
+async fn a_start_that_settles_short_of_running_is_reported() {
+    let s = settings(true);
+    let state = flink::AppState { status: "READY".into(), version_id: 3, ..update_plan_state(&s) };
+    let plan = plan::decide(&s, ("a.jar", "x", 1), &code(OLD_KEY), true, Some(&state)).unwrap();
+    let start = mock!(Client::start_application)
+        .match_requests(|r| {
+            r.run_configuration().and_then(|c| c.application_restore_configuration()).map(|c| c.application_restore_type())
+                == Some(&ApplicationRestoreType::RestoreFromLatestSnapshot)
+        })
+        .then_output(|| StartApplicationOutput::builder().build());
+    let rules = [start, describe(ApplicationStatus::Starting, 3), describe(ApplicationStatus::Ready, 3)];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&plan, &s, &code(OLD_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
+    assert_eq!(err.to_string(), "application `anomaly-detector` did not start (it is READY)");
+}
+
+/// What [`flink::describe`] reads from an application deployed exactly as `s` asks, on the old jar.
+fn update_plan_state(s: &Settings) -> flink::AppState {
+    flink::AppState {
+        status: "RUNNING".into(),
+        version_id: 7,
+        runtime: "FLINK-1_20".into(),
+        code: Some((BUCKET_ARN.into(), OLD_KEY.into())),
+        property_groups: s.property_groups.clone(),
+        parallelism: Some(1),
+        parallelism_per_kpu: Some(1),
+        auto_scaling: Some(false),
+        checkpointing: Some(true),
+        checkpoint_interval_ms: Some(60_000),
+    }
+}
+
+#[tokio::test]
+async fn describe_reads_a_missing_application_as_none_and_another_runtime_as_wrong() {
+    let missing = mock!(Client::describe_application).then_error(|| {
+        DescribeApplicationError::ResourceNotFoundException(ResourceNotFoundException::builder().message("no such app").build())
+    });
+    let old = mock!(Client::describe_application).then_output(|| {
+        DescribeApplicationOutput::builder().application_detail(detail(ApplicationStatus::Running, 4, RuntimeEnvironment::Flink115)).build()
+    });
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &[&missing, &old]);
+    assert_eq!(flink::describe(&client, APP).await.unwrap(), None);
+    let state = flink::describe(&client, APP).await.unwrap().unwrap();
+    assert_eq!((state.runtime.as_str(), state.code.clone()), ("FLINK-1_15", Some((BUCKET_ARN.into(), OLD_KEY.into()))));
+    let err = plan::decide(&settings(false), ("a.jar", "x", 1), &code(NEW_KEY), true, Some(&state)).unwrap_err();
+    assert!(matches!(err, DeployError::WrongRuntime { .. }), "{err:?}");
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine, idempotently (a second run does almost nothing).
+# Sourced by tests/run-all, so the PATH and FLINK_HOME it exports reach every test step; it can also be run alone.
+#
+#   rustup targets   wasm32-unknown-unknown (the kernel), aarch64-unknown-linux-gnu (the alerter Lambda)
+#   Debian           junit5 (the JUnit console launcher for the Flink job's tests), chromium + chromium-driver
+#                    (browser tests of the report and the playground), qemu-user + libc6-arm64-cross (to run
+#                    the arm64 alerter from its zip in the invoke test)
+#   Python (venv)    .tools/venv: moto[server], scipy, cargo-lambda, ziglang, cargo-zigbuild
+#                    .tools/checkov: checkov alone, since its pins fight moto's
+#   Flink            1.20.3 jars from PyPI apache-flink-libraries into .tools/flink-1.20.3 (FLINK_HOME)
+#   cargo install    cargo-fuzz (the fuzz step), wasm-bindgen-cli matching Cargo.lock (the playground)
+#   Node.js + npm    present on these machines; the browser tests `npm ci` playwright-core themselves
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$repo/.tools"
+mkdir -p "$tools"
+say() { echo "setup: $*" >&2; }
+
+say "rust targets"
+rustup target add wasm32-unknown-unknown aarch64-unknown-linux-gnu >/dev/null 2>&1 \
+    || rustup target add wasm32-unknown-unknown aarch64-unknown-linux-gnu
+
+apt_packages=(junit5 chromium chromium-driver qemu-user libc6-arm64-cross)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    say "apt: ${missing[*]}"
+    sudo_cmd=()
+    [[ "$(id -u)" == 0 ]] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+venv() { # venv DIR PACKAGES...: a virtualenv holding exactly these pinned packages
+    local dir="$1"
+    shift
+    local stamp="$dir/.installed"
+    if [[ ! -x "$dir/bin/python" ]]; then
+        python3 -m venv "$dir"
+    fi
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$*" ]]; then
+        say "pip into ${dir#"$repo"/}: $*"
+        "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2
+        echo "$*" >"$stamp"
+    fi
+}
+venv "$tools/venv" 'moto[server]==5.2.5' scipy==1.17.1 cargo-lambda==1.9.2 ziglang==0.17.1 cargo-zigbuild==0.24.1
+venv "$tools/checkov" checkov==3.3.30
+export PATH="$tools/venv/bin:$tools/checkov/bin:$HOME/.cargo/bin:$PATH"
+
+say "flink"
+FLINK_HOME="$("$repo/job-template/scripts/flink-home.sh")"
+export FLINK_HOME
+
+# The playground's bindings must come from the CLI of exactly the wasm-bindgen version in Cargo.lock. Not --locked:
+# the CLI's own lockfile names a webpki-roots release the registry no longer serves.
+bindgen="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$repo/Cargo.lock")"
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]]; then
+    say "cargo install wasm-bindgen-cli $bindgen"
+    cargo install --quiet --force wasm-bindgen-cli --version "$bindgen"
+fi
+
+command -v npm >/dev/null || { say "npm is missing: install Node.js 20+ with npm"; exit 1; }
+
+if ! command -v cargo-fuzz >/dev/null; then
+    say "cargo install cargo-fuzz"
+    cargo install --quiet --locked cargo-fuzz@0.13.2
+fi

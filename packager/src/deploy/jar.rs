@@ -2,13 +2,14 @@
 //! Managed Flink at all.
 
 use super::error::DeployError;
+use crate::build::connector::hex;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Where `packager build` writes its manifest inside the jar.
-pub const MANIFEST: &str = "META-INF/anomaly-detector/build.json";
+pub use crate::build::manifest::ENTRY as MANIFEST;
 
 /// The part of the build manifest deploy relies on; other fields are reported, not checked.
 #[derive(Debug, Clone, Deserialize)]
@@ -59,10 +60,6 @@ impl Jar {
     pub fn key(&self, prefix: &str) -> String {
         format!("{prefix}anomaly-detector-{}.jar", self.sha256)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

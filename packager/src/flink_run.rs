@@ -6,11 +6,10 @@
 //! anomalies in input order, so the output is line for line what `packager run` prints.
 
 use crate::build::java::FlinkHome;
-use crate::config::{FileConfig, resolve_detector};
+use crate::config::FileConfig;
 use crate::error::{Error, Result};
 use crate::replay::Summary;
-use crate::run::{EmitChoice, OutputFormat, RunArgs, SAMPLE};
-use detector_wasm::config::Emit;
+use crate::run::{EmitChoice, OutputFormat, RunArgs, SAMPLE, resolve_outputs};
 use detector_wasm::{DeadLetter, Verdict};
 use miette::Diagnostic;
 use serde_json::{Value, json};
@@ -29,6 +28,13 @@ pub enum FlinkRunError {
     #[error("--kernel does not apply to --flink: the job runs the kernel inside its jar")]
     #[diagnostic(code(packager::run::kernel), help("rebuild the jar with `packager build --local`, or drop --flink"))]
     KernelWithFlink,
+
+    #[error("--report does not apply to --flink (asked for {0}): the report is drawn from the local replay")]
+    #[diagnostic(
+        code(packager::run::report),
+        help("drop --flink to get the report (same kernel, same verdicts), or drop --report (also `report` in packager.toml [run])")
+    )]
+    ReportWithFlink(PathBuf),
 
     #[error("`java` could not be started: {0}")]
     #[diagnostic(code(packager::run::java), help("install a Java 11+ runtime (Debian: apt-get install openjdk-17-jdk-headless)"))]
@@ -54,13 +60,10 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     if args.kernel.is_some() {
         return Err(FlinkRunError::KernelWithFlink.into());
     }
-    let mut config = resolve_detector(&args.detector, file)?;
-    let emit = args.emit.unwrap_or(EmitChoice::Anomalies);
-    config.emit = match emit {
-        EmitChoice::Anomalies => Emit::Anomalies,
-        EmitChoice::All => Emit::All,
-    };
-    let output = args.output.unwrap_or(OutputFormat::Json);
+    if let Some(report) = &args.report {
+        return Err(FlinkRunError::ReportWithFlink(report.clone()).into());
+    }
+    let (config, emit, output) = resolve_outputs(&args, file)?;
     let jar = args.jar.clone().unwrap_or_else(default_jar);
     if !jar.is_file() {
         return Err(FlinkRunError::NoJar(jar).into());

@@ -73,7 +73,7 @@ pub struct RunArgs {
     /// Flink distribution for --flink: its lib/*.jar go on the classpath
     #[arg(long, env = "FLINK_HOME", value_name = "DIR")]
     pub flink_home: Option<PathBuf>,
-    /// Also write a self-contained HTML report (charts per key, anomalies, scores, the config) to this file
+    /// Also write a self-contained HTML report (charts per key, anomalies, scores, the config) to this file (not with --flink)
     #[arg(long, env = "PACKAGER_REPORT", value_name = "FILE.html")]
     pub report: Option<PathBuf>,
     /// A key to chart in the report besides the busiest ones (repeatable)
@@ -141,19 +141,25 @@ pub fn load_kernel(path: Option<&PathBuf>) -> Result<(KernelModule, String)> {
     }
 }
 
-/// Runs `packager run`.
-pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
-    let args = args.merged(file)?;
-    if args.flink {
-        return crate::flink_run::run(args, file, verbose);
-    }
+/// The detector config (from flags and packager.toml) with `--emit` applied, the emit choice and the output format:
+/// what both the wasmtime replay and `--flink` start from.
+pub(crate) fn resolve_outputs(args: &RunArgs, file: &FileConfig) -> Result<(detector_wasm::Config, EmitChoice, OutputFormat)> {
     let mut config = resolve_detector(&args.detector, file)?;
     let emit = args.emit.unwrap_or(EmitChoice::Anomalies);
     config.emit = match emit {
         EmitChoice::Anomalies => Emit::Anomalies,
         EmitChoice::All => Emit::All,
     };
-    let output = args.output.unwrap_or(OutputFormat::Json);
+    Ok((config, emit, args.output.unwrap_or(OutputFormat::Json)))
+}
+
+/// Runs `packager run`.
+pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
+    let args = args.merged(file)?;
+    if args.flink {
+        return crate::flink_run::run(args, file, verbose);
+    }
+    let (config, emit, output) = resolve_outputs(&args, file)?;
     let (module, kernel_origin) = load_kernel(args.kernel.as_ref())?;
     let mut report = args.report.as_ref().map(|_| report::Collector::new(report_options(&args)));
     // A report plots every event, so the kernel renders every verdict; stdout still shows only what --emit asks for.

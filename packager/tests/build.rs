@@ -154,6 +154,17 @@ fn run_flink_without_a_jar_says_how_to_build_one() {
 }
 
 #[test]
+fn run_flink_refuses_a_report_instead_of_ignoring_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.html");
+    let out = packager().args(["run", "--flink", "--report"]).arg(&report).arg("--jar").arg(dir.path().join("none.jar")).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--report does not apply to --flink") && stderr.contains("report.html"), "{stderr}");
+    assert!(!report.exists(), "no report may be written when the run is refused");
+}
+
+#[test]
 fn a_local_build_has_the_job_kernel_host_and_manifest_and_is_reproducible() {
     let Some(flink) = flink_home() else { return };
     let jar = local_jar(&flink);

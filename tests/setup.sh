@@ -9,7 +9,7 @@
 #   Python (venv)    .tools/venv: moto[server], scipy, cargo-lambda, ziglang, cargo-zigbuild
 #                    .tools/checkov: checkov alone, since its pins fight moto's
 #   Flink            1.20.3 jars from PyPI apache-flink-libraries into .tools/flink-1.20.3 (FLINK_HOME)
-#   cargo install    cargo-fuzz (the fuzz step)
+#   cargo install    cargo-fuzz (the fuzz step), wasm-bindgen-cli matching Cargo.lock (the playground)
 #   Node.js + npm    present on these machines; the browser tests `npm ci` playwright-core themselves
 set -euo pipefail
 
@@ -55,6 +55,14 @@ export PATH="$tools/venv/bin:$tools/checkov/bin:$HOME/.cargo/bin:$PATH"
 say "flink"
 FLINK_HOME="$("$repo/job-template/scripts/flink-home.sh")"
 export FLINK_HOME
+
+# The playground's bindings must come from the CLI of exactly the wasm-bindgen version in Cargo.lock. Not --locked:
+# the CLI's own lockfile names a webpki-roots release the registry no longer serves.
+bindgen="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$repo/Cargo.lock")"
+if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]]; then
+    say "cargo install wasm-bindgen-cli $bindgen"
+    cargo install --quiet --force wasm-bindgen-cli --version "$bindgen"
+fi
 
 command -v npm >/dev/null || { say "npm is missing: install Node.js 20+ with npm"; exit 1; }
 

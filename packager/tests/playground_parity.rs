@@ -1,4 +1,4 @@
-//! The playground's replay (detector-web, the kernel crate behind a string ABI; here built natively) and
+//! The playground's replay (detector-web, the kernel crate behind wasm-bindgen; here built natively) and
 //! `packager run` (the same crate as a `.wasm` under wasmtime) flag exactly the same events for the same settings,
 //! with the same scores up to the last bits native and wasm floating point may differ in.
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI entry for issue 5: the `packager run --report` tests and the playground tests, both in headless Chromium.
-# Needs: Debian `chromium`, node + npm, the wasm32-unknown-unknown target. Screenshots land in target/artifacts/.
+# Needs: Debian `chromium`, node + npm, wasm-bindgen-cli at the Cargo.lock version of wasm-bindgen, the
+# wasm32-unknown-unknown target. Screenshots land in target/artifacts/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$root"

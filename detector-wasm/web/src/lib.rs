@@ -1,7 +1,7 @@
-//! The playground's front for the kernel: the same `detector-wasm` crate, compiled with a small string binding
-//! layer (`bindings.rs`, JSON text in and out) instead of the batch ABI the Flink job uses. Only this layer
-//! differs; events are parsed by [`detector_wasm::parse`] and scored by [`detector_wasm::detect`], exactly as
-//! `packager run` does through the ABI, and precision/recall come from [`detector_wasm::score`].
+//! The playground's front for the kernel: the same `detector-wasm` crate, compiled with a wasm-bindgen binding
+//! layer instead of the raw ABI the Flink job uses. Only this layer differs; events are parsed by
+//! [`detector_wasm::parse`] and scored by [`detector_wasm::detect`], exactly as `packager run` does through the
+//! ABI, and precision/recall come from [`detector_wasm::score`].
 //!
 //! Every entry point takes and returns JSON text, so the page needs no generated types, and none of them panics
 //! on any input: bad configuration and bad rows come back as data for the page to show.

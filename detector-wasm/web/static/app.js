@@ -1,7 +1,7 @@
-// The playground page: controls → config JSON → the kernel (detector-wasm built for wasm32, see kernel.js) → chart and lists.
+// The playground page: controls → config JSON → the kernel (wasm-bindgen build of detector-wasm) → chart and lists.
 // All detection happens in the kernel; this file only gathers settings and draws what comes back.
 
-import { loadKernel } from "./kernel.js";
+import init, { replay, export_settings, default_config, kernel_version } from "./pkg/detector_web.js";
 import { generateStream } from "./generate.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,7 +11,6 @@ const CHECKS = ["log_transform", "velocity"];
 const FIELDS = ["key_field", "value_field", "timestamp_field", "event_id_field", "label_field"];
 const MAX_ROWS = 500;
 
-let kernel = null;
 let input = { text: "", name: "" };
 let result = null;
 let pending = false;
@@ -44,7 +43,7 @@ function rerun() {
   $("error").textContent = "";
   if (!input.text) return;
   try {
-    const answer = JSON.parse(kernel.replay(JSON.stringify(config()), input.text, "auto"));
+    const answer = JSON.parse(replay(JSON.stringify(config()), input.text, "auto"));
     if (answer.error) {
       $("error").textContent = answer.error;
       return;
@@ -200,7 +199,7 @@ function drawChart() {
 }
 
 function exportSettings() {
-  const answer = JSON.parse(kernel.exportSettings(JSON.stringify(config())));
+  const answer = JSON.parse(export_settings(JSON.stringify(config())));
   if (answer.error) {
     $("error").textContent = answer.error;
     return;
@@ -226,8 +225,8 @@ async function loadFile(file) {
 }
 
 async function main() {
-  kernel = await loadKernel("detector_web.wasm");
-  const defaults = JSON.parse(kernel.defaultConfig());
+  await init();
+  const defaults = JSON.parse(default_config());
   for (const id of SLIDERS) $(id).value = defaults[id];
   for (const id of SELECTS) $(id).value = defaults[id];
   for (const id of CHECKS) $(id).checked = defaults[id];
@@ -254,7 +253,7 @@ async function main() {
     const opts = { seed: Number($("gen-seed").value), users: Number($("gen-users").value), events: Number($("gen-events").value) };
     load(generateStream(opts), `generated: seed ${opts.seed}, ${opts.users} users, ${opts.events} events`);
   });
-  $("status").textContent = `Kernel detector-wasm ${kernel.kernelVersion()} loaded (WebAssembly). Load a file, the sample, or generate a stream.`;
+  $("status").textContent = `Kernel detector-wasm ${kernel_version()} loaded (WebAssembly). Load a file, the sample, or generate a stream.`;
   document.body.dataset.ready = "true";
 }
 

@@ -56,17 +56,26 @@ say "flink"
 FLINK_HOME="$("$repo/job-template/scripts/flink-home.sh")"
 export FLINK_HOME
 
+# cargo install for test tools: a light release profile (tools, not the product; no LTO) in a throwaway target dir.
+tool_install() {
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_LTO=false \
+        CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_TARGET_DIR="$tools/cargo-install-target" cargo install --quiet "$@"
+    rm -rf "$tools/cargo-install-target"
+}
+
 # The playground's bindings must come from the CLI of exactly the wasm-bindgen version in Cargo.lock. Not --locked:
-# the CLI's own lockfile names a webpki-roots release the registry no longer serves.
+# the CLI's own lockfile names a webpki-roots release the registry no longer serves. Only the `wasm-bindgen` binary,
+# without TLS (it never downloads anything) and with a light release profile: a glue generator run once per build
+# needs no LTO (tool_install), and this keeps the install to ~4 min on two cores instead of 10-20.
 bindgen="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$repo/Cargo.lock")"
 if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]]; then
     say "cargo install wasm-bindgen-cli $bindgen"
-    cargo install --quiet --force wasm-bindgen-cli --version "$bindgen"
+    tool_install --force --no-default-features --bin wasm-bindgen wasm-bindgen-cli --version "$bindgen"
 fi
 
 command -v npm >/dev/null || { say "npm is missing: install Node.js 20+ with npm"; exit 1; }
 
 if ! command -v cargo-fuzz >/dev/null; then
     say "cargo install cargo-fuzz"
-    cargo install --quiet --locked cargo-fuzz@0.13.2
+    tool_install --locked cargo-fuzz@0.13.2
 fi

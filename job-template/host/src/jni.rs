@@ -158,13 +158,8 @@ impl Session {
     /// Runs `parse_batch` over `count` records Java wrote at the input buffer; publishes the answer.
     fn parse(&mut self, count: i64, len: i64) -> Result<(), Failure> {
         let (count, len) = self.checked_request(count, len)?;
-        match self.runner.kernel_mut().call_parse(count, len) {
-            Ok(answer) => {
-                let (at, answer_len) = (answer.as_ptr() as usize, answer.len());
-                let base = self.memory().as_ptr() as usize;
-                self.publish_answer(at - base, answer_len);
-                Ok(())
-            }
+        match self.runner.kernel_mut().call_parse(count, len).map(span) {
+            Ok((at, answer_len)) => self.publish_in_place(at, answer_len),
             Err(KernelError::Trap(_)) => {
                 let request = self.request_after_trap(len)?;
                 let records = split(&request, count, 1)?;
@@ -185,13 +180,8 @@ impl Session {
     /// Runs `detect_batch` over `count` (state, event) items Java wrote at the input buffer; publishes the answer.
     fn detect(&mut self, count: i64, len: i64) -> Result<(), Failure> {
         let (count, len) = self.checked_request(count, len)?;
-        match self.runner.kernel_mut().call_detect(count, len) {
-            Ok(answer) => {
-                let (at, answer_len) = (answer.as_ptr() as usize, answer.len());
-                let base = self.memory().as_ptr() as usize;
-                self.publish_answer(at - base, answer_len);
-                Ok(())
-            }
+        match self.runner.kernel_mut().call_detect(count, len).map(span) {
+            Ok((at, answer_len)) => self.publish_in_place(at, answer_len),
             Err(KernelError::Trap(_)) => {
                 let request = self.request_after_trap(len)?;
                 let items = split(&request, count, 2)?;
@@ -228,6 +218,13 @@ impl Session {
 
     /// Publishes an answer assembled here: it is copied into the new instance's input buffer, so Java reads every
     /// answer from linear memory (Java has read it before it writes the next request there).
+    /// Publishes an answer the kernel left in its own memory, given its address (see [`span`]) and length.
+    fn publish_in_place(&mut self, at: usize, len: usize) -> Result<(), Failure> {
+        let base = self.memory().as_ptr() as usize;
+        self.publish_answer(at - base, len);
+        Ok(())
+    }
+
     fn place_answer(&mut self, answer: &[u8]) -> Result<(), Failure> {
         let capacity = answer.len().max(self.input.1);
         let offset = self.runner.kernel_mut().reserve_input(capacity)?;
@@ -252,6 +249,11 @@ impl Session {
         });
         Ok(doc.to_string().into_bytes())
     }
+}
+
+/// An answer slice as (address, length), so the borrow of the kernel ends before the answer is published.
+fn span(answer: &[u8]) -> (usize, usize) {
+    (answer.as_ptr() as usize, answer.len())
 }
 
 /// Splits a framed request into `count` entries of `fields` sized fields each.

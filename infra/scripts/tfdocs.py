@@ -57,25 +57,29 @@ def strip_comments(src: str) -> str:
 
 def balanced_end(src: str, i: int) -> int:
     """Index just past the expression starting at i: ends at a newline outside brackets and strings."""
-    depth, n, in_str = [], len(src), False
+    n = len(src)
+    while i < n and src[i] != "\n":
+        i = skip(src, i)
+    return min(i, n)
+
+
+def close_end(src: str, i: int) -> int:
+    """Index just past the bracket that closes the one at src[i] (strings and nested brackets skipped)."""
+    close, i, n = OPEN[src[i]], i + 1, len(src)
     while i < n:
-        c = src[i]
-        if in_str:
-            if c == "\\":
-                i += 2
-                continue
-            if c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-        elif c in OPEN:
-            depth.append(OPEN[c])
-        elif depth and c == depth[-1]:
-            depth.pop()
-        elif c == "\n" and not depth:
-            return i
-        i += 1
+        if src[i] == close:
+            return i + 1
+        i = skip(src, i)
     return n
+
+
+def skip(src: str, i: int) -> int:
+    """Index past src[i]: past the whole string or bracketed group when one starts there."""
+    if src[i] == '"':
+        return balanced_end_string(src, i)
+    if src[i] in OPEN:
+        return close_end(src, i)
+    return i + 1
 
 
 def blocks(src: str, kind: str) -> list[tuple[str, str]]:
@@ -83,46 +87,22 @@ def blocks(src: str, kind: str) -> list[tuple[str, str]]:
     found = []
     for m in re.finditer(rf'^{kind}\s+"([^"]+)"\s*\{{', src, re.M):
         start = m.end()
-        depth, i, in_str = 1, start, False
-        while depth:
-            c = src[i]
-            if in_str:
-                if c == "\\":
-                    i += 2
-                    continue
-                if c == '"':
-                    in_str = False
-            elif c == '"':
-                in_str = True
-            elif c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-            i += 1
-        found.append((m.group(1), src[start : i - 1]))
+        found.append((m.group(1), src[start : close_end(src, start - 1) - 1]))
     return found
 
 
 def attribute(body: str, name: str) -> str | None:
     """The source text of a body-level attribute (nested blocks are skipped)."""
-    depth, i, n = 0, 0, len(body)
+    i, n = 0, len(body)
     line_start = True
     while i < n:
-        c = body[i]
-        if line_start and depth == 0:
+        if line_start:
             m = re.match(rf"[ \t]*{name}[ \t]*=[ \t]*", body[i:])
             if m:
                 s = i + m.end()
                 return body[s : balanced_end(body, s)].strip()
-        line_start = c == "\n"
-        if c == '"':
-            i = balanced_end_string(body, i)
-            continue
-        if c in "{[(":
-            depth += 1
-        elif c in "}])":
-            depth -= 1
-        i += 1
+        line_start = body[i] == "\n"
+        i = skip(body, i)
     return None
 
 

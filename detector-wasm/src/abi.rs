@@ -37,7 +37,7 @@
 
 use crate::config::{Config, Emit, KEYS};
 use crate::detector::{self, Detector};
-use crate::event::{self, Event};
+use crate::event::{self, EventBlob};
 use crate::state::{STATE_SIZE, STATE_VERSION};
 use crate::verdict::DeadLetter;
 use crate::wire::{Reader, put_sized};
@@ -157,10 +157,10 @@ impl Kernel {
         self.output.clear();
         for _ in 0..count {
             let raw = r.sized()?;
-            match event::parse(config, raw) {
+            match event::parse_view(config, raw) {
                 Ok(event) => {
                     self.output.push(TAG_OK);
-                    put_sized(&mut self.output, event.key.as_bytes());
+                    put_sized(&mut self.output, event.key().as_bytes());
                     self.scratch.clear();
                     event.encode_into(&mut self.scratch);
                     put_sized(&mut self.output, &self.scratch);
@@ -199,7 +199,7 @@ impl Kernel {
         for _ in 0..count {
             let state = r.sized()?;
             let blob = r.sized()?;
-            let event = match Event::decode(blob) {
+            let event = match EventBlob::read(blob) {
                 Ok(event) => event,
                 Err(e) => {
                     self.output.push(TAG_DEAD_LETTER);
@@ -208,7 +208,7 @@ impl Kernel {
                     continue;
                 }
             };
-            match detector::detect(detector, state, &event) {
+            match detector::detect_value(detector, state, event.value, event.timestamp_ms) {
                 Ok((new_state, assessment)) => {
                     let mut flags = 0;
                     if assessment.is_anomaly() {
@@ -217,9 +217,9 @@ impl Kernel {
                     if assessment.status == crate::verdict::Status::Warmup {
                         flags |= FLAG_WARMUP;
                     }
-                    if let Some(label) = &event.label {
+                    if let Some((positive, _)) = event.label {
                         flags |= FLAG_LABELED;
-                        if label.positive {
+                        if positive {
                             flags |= FLAG_LABEL_POSITIVE;
                         }
                     }
@@ -230,7 +230,7 @@ impl Kernel {
                     new_state.encode_into(&mut self.output);
                     if assessment.is_anomaly() || config.emit == Emit::All {
                         self.scratch.clear();
-                        serde_json::to_writer(&mut self.scratch, &detector::render(config, &event, &assessment))
+                        serde_json::to_writer(&mut self.scratch, &detector::render(config, &event.to_event(), &assessment))
                             .map_err(|e| e.to_string())?;
                         put_sized(&mut self.output, &self.scratch);
                     } else {
@@ -239,6 +239,7 @@ impl Kernel {
                 }
                 Err(e) => {
                     self.output.push(TAG_DEAD_LETTER);
+                    let event = event.to_event();
                     let dead = DeadLetter::new("detect", None, e.to_string(), Some(event.key.clone()), event.to_json().as_bytes());
                     put_sized(&mut self.output, dead.to_json().as_bytes());
                 }

@@ -84,12 +84,18 @@ impl Assessment {
 
 /// Scores `event` against `state` and learns it: the pure heart of every detector.
 pub fn assess(detector: &Detector, state: &mut State, event: &Event) -> Assessment {
+    assess_value(detector, state, event.value, event.timestamp_ms)
+}
+
+/// [`assess`] for an event's value and time alone: all a detector reads of an event (the kernel calls it on the
+/// event blob in place and builds the whole [`Event`] only to render a verdict).
+pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>) -> Assessment {
     let config = &detector.config;
-    let y = if config.log_transform { math::ln_1p(event.value) } else { event.value };
+    let y = if config.log_transform { math::ln_1p(value) } else { value };
     let k = config.threshold_multiplier;
     let warm = state.n >= config.min_events as u64;
 
-    let velocity = match event.timestamp_ms {
+    let velocity = match timestamp_ms {
         Some(ts) if config.velocity => velocity_check(config, state, ts),
         _ => None,
     };
@@ -152,7 +158,7 @@ pub fn assess(detector: &Detector, state: &mut State, event: &Event) -> Assessme
     if let Some(y) = learn_y {
         learn_value(config, state, y);
     }
-    if let Some(ts) = event.timestamp_ms {
+    if let Some(ts) = timestamp_ms {
         learn_time(config, state, ts, velocity_anomaly);
     }
     state.consecutive_anomalies = if status == Status::Anomaly { state.consecutive_anomalies.saturating_add(1) } else { 0 };
@@ -172,8 +178,18 @@ pub fn assess(detector: &Detector, state: &mut State, event: &Event) -> Assessme
 
 /// Decodes `state_bytes`, assesses `event`, and returns the new state with the assessment.
 pub fn detect(detector: &Detector, state_bytes: &[u8], event: &Event) -> Result<(State, Assessment), StateError> {
+    detect_value(detector, state_bytes, event.value, event.timestamp_ms)
+}
+
+/// [`detect`] for an event's value and time alone (see [`assess_value`]).
+pub fn detect_value(
+    detector: &Detector,
+    state_bytes: &[u8],
+    value: f64,
+    timestamp_ms: Option<i64>,
+) -> Result<(State, Assessment), StateError> {
     let mut state = State::decode(state_bytes, detector.config.detector)?;
-    let assessment = assess(detector, &mut state, event);
+    let assessment = assess_value(detector, &mut state, value, timestamp_ms);
     Ok((state, assessment))
 }
 

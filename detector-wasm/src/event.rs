@@ -9,6 +9,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use std::borrow::Cow;
 use std::fmt;
 
+mod fast;
+
 /// Longest key and event id accepted, in bytes (Kinesis partition keys are at most 256 characters).
 pub const MAX_ID_BYTES: usize = 256;
 /// Longest attribute value copied into verdicts, in bytes.
@@ -167,41 +169,95 @@ enum Role {
     Attribute(usize),
 }
 
+/// One value slot per configured field of a kind (keys, attributes). The first two live inline, so the usual
+/// configuration (one key, an attribute or two) parses a record without allocating.
+struct Slots<'a> {
+    len: usize,
+    inline: [Option<Scalar<'a>>; 2],
+    rest: Vec<Option<Scalar<'a>>>,
+}
+
+impl<'a> Slots<'a> {
+    fn new(len: usize) -> Slots<'a> {
+        Slots { len, inline: [None, None], rest: (2..len).map(|_| None).collect() }
+    }
+
+    fn get_mut(&mut self, i: usize) -> &mut Option<Scalar<'a>> {
+        match i {
+            0 | 1 => &mut self.inline[i],
+            _ => &mut self.rest[i - 2],
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Option<Scalar<'a>>> + Clone {
+        self.inline[..self.len.min(2)].iter().chain(&self.rest)
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = Option<Scalar<'a>>> {
+        let [a, b] = self.inline;
+        [a, b].into_iter().take(self.len).chain(self.rest)
+    }
+}
+
 /// The configured fields found in one record, before their types are checked.
 struct Found<'a> {
-    keys: Vec<Option<Scalar<'a>>>,
+    keys: Slots<'a>,
     value: Option<Scalar<'a>>,
     timestamp: Option<Scalar<'a>>,
     event_id: Option<Scalar<'a>>,
     label: Option<Scalar<'a>>,
-    attributes: Vec<Option<Scalar<'a>>>,
+    attributes: Slots<'a>,
     duplicate: Option<String>,
+}
+
+impl<'a> Found<'a> {
+    fn new(config: &Config) -> Found<'a> {
+        Found {
+            keys: Slots::new(config.key_field.len()),
+            value: None,
+            timestamp: None,
+            event_id: None,
+            label: None,
+            attributes: Slots::new(config.attribute_fields.len()),
+            duplicate: None,
+        }
+    }
+
+    /// Where the value of a field playing `role` goes.
+    fn slot(&mut self, role: Role) -> &mut Option<Scalar<'a>> {
+        match role {
+            Role::Key(i) => self.keys.get_mut(i),
+            Role::Value => &mut self.value,
+            Role::Timestamp => &mut self.timestamp,
+            Role::EventId => &mut self.event_id,
+            Role::Label => &mut self.label,
+            Role::Attribute(i) => self.attributes.get_mut(i),
+        }
+    }
+}
+
+/// Which configured role the field `name` plays, if any.
+fn role(c: &Config, name: &str) -> Option<Role> {
+    if let Some(i) = c.key_field.iter().position(|k| k == name) {
+        return Some(Role::Key(i));
+    }
+    if name == c.value_field {
+        return Some(Role::Value);
+    }
+    if !c.timestamp_field.is_empty() && name == c.timestamp_field {
+        return Some(Role::Timestamp);
+    }
+    if !c.event_id_field.is_empty() && name == c.event_id_field {
+        return Some(Role::EventId);
+    }
+    if !c.label_field.is_empty() && name == c.label_field {
+        return Some(Role::Label);
+    }
+    c.attribute_fields.iter().position(|a| a == name).map(Role::Attribute)
 }
 
 struct RecordVisitor<'c> {
     config: &'c Config,
-}
-
-impl<'c> RecordVisitor<'c> {
-    fn role(&self, name: &str) -> Option<Role> {
-        let c = self.config;
-        if let Some(i) = c.key_field.iter().position(|k| k == name) {
-            return Some(Role::Key(i));
-        }
-        if name == c.value_field {
-            return Some(Role::Value);
-        }
-        if !c.timestamp_field.is_empty() && name == c.timestamp_field {
-            return Some(Role::Timestamp);
-        }
-        if !c.event_id_field.is_empty() && name == c.event_id_field {
-            return Some(Role::EventId);
-        }
-        if !c.label_field.is_empty() && name == c.label_field {
-            return Some(Role::Label);
-        }
-        c.attribute_fields.iter().position(|a| a == name).map(Role::Attribute)
-    }
 }
 
 impl<'de> Visitor<'de> for RecordVisitor<'_> {
@@ -210,34 +266,18 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let c = self.config;
-        let mut found = Found {
-            keys: vec![None; c.key_field.len()],
-            value: None,
-            timestamp: None,
-            event_id: None,
-            label: None,
-            attributes: vec![None; c.attribute_fields.len()],
-            duplicate: None,
-        };
+        let mut found = Found::new(self.config);
         while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-            let Some(role) = self.role(&name) else {
+            let Some(role) = role(self.config, &name) else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
             let value = map.next_value_seed(ScalarSeed)?;
-            let slot = match role {
-                Role::Key(i) => &mut found.keys[i],
-                Role::Value => &mut found.value,
-                Role::Timestamp => &mut found.timestamp,
-                Role::EventId => &mut found.event_id,
-                Role::Label => &mut found.label,
-                Role::Attribute(i) => &mut found.attributes[i],
-            };
-            if slot.is_some() && found.duplicate.is_none() {
+            let duplicate = found.duplicate.is_none() && found.slot(role).is_some();
+            if duplicate {
                 found.duplicate = Some(name.into_owned());
             }
-            *slot = Some(value);
+            *found.slot(role) = Some(value);
         }
         Ok(found)
     }
@@ -245,6 +285,91 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
 
 /// Parses one raw record into an [`Event`] under `config`.
 pub fn parse(config: &Config, raw: &[u8]) -> Result<Event, ParseError> {
+    parse_view(config, raw).map(EventView::into_event)
+}
+
+/// [`parse`] without the fast path: serde_json reads every record. The reference `parse` is tested against.
+#[doc(hidden)]
+pub fn parse_reference(config: &Config, raw: &[u8]) -> Result<Event, ParseError> {
+    parse_with(config, raw, false).map(EventView::into_event)
+}
+
+/// Parses one raw record into an [`EventView`]: what [`parse`] checks, without copying the strings out.
+pub fn parse_view<'a>(config: &'a Config, raw: &'a [u8]) -> Result<EventView<'a>, ParseError> {
+    parse_with(config, raw, true)
+}
+
+/// A parsed and checked event that still borrows its strings from the record (and its attribute names from the
+/// configuration). The kernel encodes it straight into the event blob; [`parse`] makes an owned [`Event`] of it.
+pub struct EventView<'a> {
+    config: &'a Config,
+    key: Cow<'a, str>,
+    event_id: Cow<'a, str>,
+    value: f64,
+    timestamp_ms: Option<i64>,
+    label: Option<(bool, Cow<'a, str>)>,
+    attributes: Slots<'a>,
+}
+
+impl<'a> EventView<'a> {
+    /// The key the baseline belongs to.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The configured attributes present, in configuration order, as [`Event::attributes`] holds them.
+    fn attributes(&self) -> impl Iterator<Item = (&str, AttributeRef<'_>)> + Clone {
+        self.config.attribute_fields.iter().zip(self.attributes.iter()).filter_map(|(name, v)| {
+            let value = match v.as_ref()? {
+                Scalar::Str(s) => AttributeRef::Str(truncate(s, MAX_ATTRIBUTE_BYTES)),
+                Scalar::Int(i) => AttributeRef::Num(*i as f64),
+                Scalar::Float(x) => AttributeRef::Num(*x),
+                Scalar::Bool(b) => AttributeRef::Bool(*b),
+                Scalar::Null | Scalar::Composite(_) => return None,
+            };
+            Some((name.as_str(), value))
+        })
+    }
+
+    /// Appends the event blob, byte for byte what [`Event::encode_into`] writes for the parsed [`Event`].
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let label = self.label.as_ref().map(|(positive, kind)| (*positive, kind.as_ref()));
+        encode_blob(out, &self.key, &self.event_id, self.value, self.timestamp_ms, label, self.attributes());
+    }
+
+    /// The owned event.
+    pub fn into_event(self) -> Event {
+        let attributes = self
+            .attributes()
+            .map(|(name, value)| {
+                let value = match value {
+                    AttributeRef::Str(s) => Attribute::Str(s.into_owned()),
+                    AttributeRef::Num(x) => Attribute::Num(x),
+                    AttributeRef::Bool(b) => Attribute::Bool(b),
+                };
+                (name.to_string(), value)
+            })
+            .collect();
+        Event {
+            key: self.key.into_owned(),
+            event_id: self.event_id.into_owned(),
+            value: self.value,
+            timestamp_ms: self.timestamp_ms,
+            label: self.label.map(|(positive, kind)| Label { positive, kind: kind.into_owned() }),
+            attributes,
+        }
+    }
+}
+
+/// An attribute value on its way into a blob.
+#[derive(Clone)]
+enum AttributeRef<'a> {
+    Str(Cow<'a, str>),
+    Num(f64),
+    Bool(bool),
+}
+
+fn parse_with<'a>(config: &'a Config, raw: &'a [u8], fast_path: bool) -> Result<EventView<'a>, ParseError> {
     let whole = |reason: String| ParseError { field: None, reason };
     if raw.len() > config.max_record_bytes as usize {
         return Err(whole(format!(
@@ -257,20 +382,31 @@ pub fn parse(config: &Config, raw: &[u8]) -> Result<Event, ParseError> {
     if trimmed.is_empty() {
         return Err(whole("record is empty; send one JSON object per record".into()));
     }
-    let mut de = serde_json::Deserializer::from_slice(trimmed);
-    let found = de
-        .deserialize_map(RecordVisitor { config })
-        .and_then(|found| de.end().map(|()| found))
-        .map_err(|e| whole(json_error_reason(&e, trimmed)))?;
+    let found = match fast_path.then(|| fast::scan(config, trimmed)).flatten() {
+        Some(found) => found,
+        None => {
+            let mut de = serde_json::Deserializer::from_slice(trimmed);
+            de.deserialize_map(RecordVisitor { config })
+                .and_then(|found| de.end().map(|()| found))
+                .map_err(|e| whole(json_error_reason(&e, trimmed)))?
+        }
+    };
     if let Some(name) = found.duplicate {
         return Err(field_error(&name, "appears more than once in the record; send each field once".into()));
     }
 
-    let mut key_parts = Vec::with_capacity(config.key_field.len());
-    for (name, part) in config.key_field.iter().zip(found.keys) {
-        key_parts.push(identifier(name, part, "key")?);
-    }
-    let key = if key_parts.len() == 1 { key_parts.pop().unwrap_or_default() } else { key_parts.join("|") };
+    let mut key_parts = found.keys.into_iter().zip(&config.key_field).map(|(part, name)| identifier(name, part, "key"));
+    let key = match (key_parts.next(), config.key_field.len()) {
+        (Some(only), 1) => only?,
+        (first, _) => {
+            let mut joined = String::from(first.transpose()?.unwrap_or_default());
+            for part in key_parts {
+                joined.push('|');
+                joined.push_str(&part?);
+            }
+            Cow::Owned(joined)
+        }
+    };
     if key.len() > MAX_ID_BYTES {
         return Err(field_error(&config.key_name(), format!("key is {} bytes; keys are limited to {MAX_ID_BYTES} bytes", key.len())));
     }
@@ -278,28 +414,14 @@ pub fn parse(config: &Config, raw: &[u8]) -> Result<Event, ParseError> {
     let value = number_field(config, found.value)?;
     let timestamp_ms = if config.timestamp_field.is_empty() { None } else { Some(timestamp_field(config, found.timestamp)?) };
     let event_id = match found.event_id {
-        None | Some(Scalar::Null) => {
-            format!("raw:{:016x}", xxhash_rust::xxh3::xxh3_64(trimmed))
-        }
+        None | Some(Scalar::Null) => Cow::Owned(format!("raw:{:016x}", xxhash_rust::xxh3::xxh3_64(trimmed))),
         other => identifier(&config.event_id_field, other, "event id")?,
     };
     let label = match found.label {
         None | Some(Scalar::Null) => None,
         Some(s) => Some(label_value(&config.label_field, s)?),
     };
-    let mut attributes = Vec::new();
-    for (name, v) in config.attribute_fields.iter().zip(found.attributes) {
-        let attribute = match v {
-            None | Some(Scalar::Null) => continue,
-            Some(Scalar::Str(s)) => Attribute::Str(truncate(&s, MAX_ATTRIBUTE_BYTES).into_owned()),
-            Some(Scalar::Int(i)) => Attribute::Num(i as f64),
-            Some(Scalar::Float(x)) => Attribute::Num(x),
-            Some(Scalar::Bool(b)) => Attribute::Bool(b),
-            Some(Scalar::Composite(_)) => continue,
-        };
-        attributes.push((name.clone(), attribute));
-    }
-    Ok(Event { key, event_id, value, timestamp_ms, label, attributes })
+    Ok(EventView { config, key, event_id, value, timestamp_ms, label, attributes: found.attributes })
 }
 
 /// The format version of an encoded [`Event`] (the blob that travels from parse to detect).
@@ -312,44 +434,16 @@ impl Event {
     /// key, event id, label kind (when flagged), u8 attribute count, then per attribute its name, a u8 type
     /// (0 string, 1 number, 2 boolean) and the value. Strings are u16 length + UTF-8; numbers little-endian.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        let mut flags = 0u8;
-        if self.timestamp_ms.is_some() {
-            flags |= 1;
-        }
-        if let Some(label) = &self.label {
-            flags |= 2;
-            if label.positive {
-                flags |= 4;
-            }
-        }
-        out.push(EVENT_BLOB_VERSION);
-        out.push(flags);
-        out.extend_from_slice(&self.value.to_le_bytes());
-        out.extend_from_slice(&self.timestamp_ms.unwrap_or(0).to_le_bytes());
-        put_str(out, &self.key);
-        put_str(out, &self.event_id);
-        if let Some(label) = &self.label {
-            put_str(out, &label.kind);
-        }
-        let count = self.attributes.len().min(u8::MAX as usize);
-        out.push(count as u8);
-        for (name, value) in &self.attributes[..count] {
-            put_str(out, name);
-            match value {
-                Attribute::Str(s) => {
-                    out.push(0);
-                    put_str(out, s);
-                }
-                Attribute::Num(x) => {
-                    out.push(1);
-                    out.extend_from_slice(&x.to_le_bytes());
-                }
-                Attribute::Bool(b) => {
-                    out.push(2);
-                    out.push(*b as u8);
-                }
-            }
-        }
+        let label = self.label.as_ref().map(|l| (l.positive, l.kind.as_str()));
+        let attributes = self.attributes.iter().map(|(name, value)| {
+            let value = match value {
+                Attribute::Str(s) => AttributeRef::Str(Cow::Borrowed(s)),
+                Attribute::Num(x) => AttributeRef::Num(*x),
+                Attribute::Bool(b) => AttributeRef::Bool(*b),
+            };
+            (name.as_str(), value)
+        });
+        encode_blob(out, &self.key, &self.event_id, self.value, self.timestamp_ms, label, attributes);
     }
 
     /// The encoded event.
@@ -361,33 +455,7 @@ impl Event {
 
     /// Reads an event written by [`Event::encode_into`].
     pub fn decode(bytes: &[u8]) -> Result<Event, String> {
-        let mut r = crate::wire::Reader::new(bytes);
-        let version = r.u8()?;
-        if version != EVENT_BLOB_VERSION {
-            return Err(format!("event blob has version {version}, this kernel reads {EVENT_BLOB_VERSION}"));
-        }
-        let flags = r.u8()?;
-        let value = r.f64()?;
-        let ts = r.i64()?;
-        let key = get_str(&mut r)?;
-        let event_id = get_str(&mut r)?;
-        let label = if flags & 2 != 0 { Some(Label { positive: flags & 4 != 0, kind: get_str(&mut r)? }) } else { None };
-        let count = r.u8()?;
-        let mut attributes = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let name = get_str(&mut r)?;
-            let value = match r.u8()? {
-                0 => Attribute::Str(get_str(&mut r)?),
-                1 => Attribute::Num(r.f64()?),
-                2 => Attribute::Bool(r.u8()? != 0),
-                other => return Err(format!("event blob has unknown attribute type {other}")),
-            };
-            attributes.push((name, value));
-        }
-        if !r.is_empty() {
-            return Err("event blob has trailing bytes".into());
-        }
-        Ok(Event { key, event_id, value, timestamp_ms: (flags & 1 != 0).then_some(ts), label, attributes })
+        EventBlob::read(bytes).map(|blob| blob.to_event())
     }
 
     /// The event as a JSON object, for dead letters raised after parsing.
@@ -414,6 +482,123 @@ impl Event {
     }
 }
 
+/// The one writer of the event blob (layout in [`Event::encode_into`]).
+fn encode_blob<'x>(
+    out: &mut Vec<u8>,
+    key: &str,
+    event_id: &str,
+    value: f64,
+    timestamp_ms: Option<i64>,
+    label: Option<(bool, &str)>,
+    attributes: impl Iterator<Item = (&'x str, AttributeRef<'x>)> + Clone,
+) {
+    let mut flags = 0u8;
+    if timestamp_ms.is_some() {
+        flags |= 1;
+    }
+    if let Some((positive, _)) = label {
+        flags |= 2;
+        if positive {
+            flags |= 4;
+        }
+    }
+    out.push(EVENT_BLOB_VERSION);
+    out.push(flags);
+    out.extend_from_slice(&value.to_le_bytes());
+    out.extend_from_slice(&timestamp_ms.unwrap_or(0).to_le_bytes());
+    put_str(out, key);
+    put_str(out, event_id);
+    if let Some((_, kind)) = label {
+        put_str(out, kind);
+    }
+    let count = attributes.clone().count().min(u8::MAX as usize);
+    out.push(count as u8);
+    for (name, value) in attributes.take(count) {
+        put_str(out, name);
+        match value {
+            AttributeRef::Str(s) => {
+                out.push(0);
+                put_str(out, &s);
+            }
+            AttributeRef::Num(x) => {
+                out.push(1);
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+            AttributeRef::Bool(b) => {
+                out.push(2);
+                out.push(b as u8);
+            }
+        }
+    }
+}
+
+/// An event blob read in place: checked whole by [`EventBlob::read`], strings borrowed, attributes left encoded
+/// until [`EventBlob::to_event`] asks for them. Detecting needs only the value and the time; the whole [`Event`] is
+/// built only for a verdict.
+pub struct EventBlob<'a> {
+    pub key: &'a str,
+    pub event_id: &'a str,
+    pub value: f64,
+    pub timestamp_ms: Option<i64>,
+    /// Whether the label marks an anomaly, and its kind.
+    pub label: Option<(bool, &'a str)>,
+    attribute_count: u8,
+    attributes: &'a [u8],
+}
+
+impl<'a> EventBlob<'a> {
+    /// Reads and checks a blob written by [`Event::encode_into`].
+    pub fn read(bytes: &'a [u8]) -> Result<EventBlob<'a>, String> {
+        let mut r = crate::wire::Reader::new(bytes);
+        let version = r.u8()?;
+        if version != EVENT_BLOB_VERSION {
+            return Err(format!("event blob has version {version}, this kernel reads {EVENT_BLOB_VERSION}"));
+        }
+        let flags = r.u8()?;
+        let value = r.f64()?;
+        let ts = r.i64()?;
+        let key = get_str(&mut r)?;
+        let event_id = get_str(&mut r)?;
+        let label = if flags & 2 != 0 { Some((flags & 4 != 0, get_str(&mut r)?)) } else { None };
+        let attribute_count = r.u8()?;
+        let attributes = &bytes[r.position()..];
+        let mut rest = crate::wire::Reader::new(attributes);
+        for _ in 0..attribute_count {
+            get_attribute(&mut rest)?;
+        }
+        if !rest.is_empty() {
+            return Err("event blob has trailing bytes".into());
+        }
+        Ok(EventBlob { key, event_id, value, timestamp_ms: (flags & 1 != 0).then_some(ts), label, attribute_count, attributes })
+    }
+
+    /// The owned event.
+    pub fn to_event(&self) -> Event {
+        let mut r = crate::wire::Reader::new(self.attributes);
+        // `read` checked every attribute, so none fails here.
+        let attributes = (0..self.attribute_count).map_while(|_| get_attribute(&mut r).ok()).collect();
+        Event {
+            key: self.key.to_string(),
+            event_id: self.event_id.to_string(),
+            value: self.value,
+            timestamp_ms: self.timestamp_ms,
+            label: self.label.map(|(positive, kind)| Label { positive, kind: kind.to_string() }),
+            attributes,
+        }
+    }
+}
+
+fn get_attribute(r: &mut crate::wire::Reader<'_>) -> Result<(String, Attribute), String> {
+    let name = get_str(r)?.to_string();
+    let value = match r.u8()? {
+        0 => Attribute::Str(get_str(r)?.to_string()),
+        1 => Attribute::Num(r.f64()?),
+        2 => Attribute::Bool(r.u8()? != 0),
+        other => return Err(format!("event blob has unknown attribute type {other}")),
+    };
+    Ok((name, value))
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     // Every string here is bounded (ids, names and attributes are truncated well below 64 KiB when parsed).
     let len = s.len().min(u16::MAX as usize);
@@ -421,10 +606,10 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&s.as_bytes()[..len]);
 }
 
-fn get_str(r: &mut crate::wire::Reader<'_>) -> Result<String, String> {
+fn get_str<'a>(r: &mut crate::wire::Reader<'a>) -> Result<&'a str, String> {
     let len = r.u16()? as usize;
     let bytes = r.bytes(len)?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| "event blob holds a string that is not UTF-8".to_string())
+    std::str::from_utf8(bytes).map_err(|_| "event blob holds a string that is not UTF-8".to_string())
 }
 
 fn trim_ascii(raw: &[u8]) -> &[u8] {
@@ -448,13 +633,13 @@ fn json_error_reason(e: &serde_json::Error, raw: &[u8]) -> String {
 }
 
 /// A key or event id: a non-empty string or an integer.
-fn identifier(name: &str, value: Option<Scalar<'_>>, what: &str) -> Result<String, ParseError> {
+fn identifier<'a>(name: &str, value: Option<Scalar<'a>>, what: &str) -> Result<Cow<'a, str>, ParseError> {
     let s = match value {
         None => {
             return Err(field_error(name, format!("is missing; every event needs its {what} in `{name}`")));
         }
-        Some(Scalar::Str(s)) => s.into_owned(),
-        Some(Scalar::Int(i)) => i.to_string(),
+        Some(Scalar::Str(s)) => s,
+        Some(Scalar::Int(i)) => Cow::Owned(i.to_string()),
         Some(other) => {
             return Err(field_error(name, format!("expected a string or an integer {what}, got {}", other.describe())));
         }
@@ -544,15 +729,20 @@ fn timestamp_field(config: &Config, value: Option<Scalar<'_>>) -> Result<i64, Pa
     Ok(ms as i64)
 }
 
-fn label_value(name: &str, value: Scalar<'_>) -> Result<Label, ParseError> {
-    let (positive, kind) = match value {
-        Scalar::Bool(b) => (b, if b { "anomaly" } else { "normal" }.to_string()),
-        Scalar::Int(0) => (false, "normal".into()),
-        Scalar::Int(1) => (true, "anomaly".into()),
+fn label_value<'a>(name: &str, value: Scalar<'a>) -> Result<(bool, Cow<'a, str>), ParseError> {
+    let label = match value {
+        Scalar::Bool(b) => (b, Cow::Borrowed(if b { "anomaly" } else { "normal" })),
+        Scalar::Int(0) => (false, Cow::Borrowed("normal")),
+        Scalar::Int(1) => (true, Cow::Borrowed("anomaly")),
         Scalar::Str(s) => {
             let t = s.trim();
             let negative = t.is_empty() || ["normal", "false", "0", "none"].iter().any(|n| t.eq_ignore_ascii_case(n));
-            (!negative, if negative { "normal".to_string() } else { truncate(t, 64).into_owned() })
+            let kind = match (&s, negative) {
+                (_, true) => Cow::Borrowed("normal"),
+                (Cow::Borrowed(b), false) => truncate(b.trim(), 64),
+                (Cow::Owned(_), false) => Cow::Owned(truncate(t, 64).into_owned()),
+            };
+            (!negative, kind)
         }
         other => {
             return Err(field_error(
@@ -561,7 +751,7 @@ fn label_value(name: &str, value: Scalar<'_>) -> Result<Label, ParseError> {
             ));
         }
     };
-    Ok(Label { positive, kind })
+    Ok(label)
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` into ms since the epoch.

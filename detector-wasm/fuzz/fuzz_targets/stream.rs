@@ -1,6 +1,7 @@
 //! Arbitrary bytes as a stream of records through the kernel the way a host drives it: parse every line, keep one
 //! state per key, detect. Any panic is a bug (bad input must become a dead letter); every answer must be readable.
 //! Now and then the stored state is replaced by fuzz bytes, as a corrupt or foreign checkpoint would be.
+//! Every line is also parsed without the parser's fast path: both must give the same event or the same error.
 #![no_main]
 
 use detector_wasm::abi::{self, host};
@@ -31,10 +32,13 @@ fn call(k: &mut abi::Kernel, request: &[u8], count: usize, detect: bool) -> Vec<
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else { return };
-    let mut kernel = configured(CONFIGS[usize::from(selector) % CONFIGS.len()]);
+    let config_json = CONFIGS[usize::from(selector) % CONFIGS.len()];
+    let mut kernel = configured(config_json);
+    let config = detector_wasm::Config::from_json(config_json.as_bytes()).expect("the fuzz configurations are valid");
     let corrupt_every = usize::from(selector >> 2).max(3);
     let mut states: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     for (i, line) in rest.split(|&b| b == b'\n').take(256).enumerate() {
+        assert_eq!(detector_wasm::parse(&config, line), detector_wasm::event::parse_reference(&config, line), "fast path and serde disagree");
         let mut request = Vec::new();
         host::push_record(&mut request, line);
         let parsed = call(&mut kernel, &request, 1, false);

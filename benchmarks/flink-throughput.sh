@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Throughput of the Flink job with the WASM kernel against the same zscore detector written directly in Java, in one
 # JVM on one MiniCluster, over the same generated stream (a benchmark, not a test: it reports, it does not judge).
-#   benchmarks/flink-throughput.sh [EVENTS] [PARALLELISM]     defaults: 1000000 events, parallelism 2
+#   benchmarks/flink-throughput.sh [EVENTS] [PARALLELISM] [ROUNDS]     defaults: 1000000 events, parallelism 2, 3 rounds
 # Results and how to read them: benchmarks/flink.md.
 set -euo pipefail
 
 events="${1:-1000000}"
 parallelism="${2:-2}"
+rounds="${3:-3}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 flink_home="$("$repo/job-template/scripts/flink-home.sh")"
@@ -25,6 +26,6 @@ echo "compiling the benchmark ..." >&2
 javac --release 11 -encoding UTF-8 -Xlint:all -Xlint:-serial -Xlint:-processing -Werror \
     -cp "$flink_home/lib/*:$jar" -d "$out/classes" "$repo/benchmarks/flink/FlinkThroughputBench.java"
 
-echo "running (a warm-up pass each, then the measured passes) ..." >&2
+echo "running (a warm-up pass each, then $rounds measured rounds) ..." >&2
 java -Xmx2g -Djava.io.tmpdir="$out" -cp "$flink_home/lib/*:$jar:$out/classes" \
-    anomaly.job.FlinkThroughputBench "$input" "$parallelism" 2> "$out/bench.log"
+    anomaly.job.FlinkThroughputBench "$input" "$parallelism" "$rounds" 2> "$out/bench.log"

@@ -339,17 +339,7 @@ impl<'a> EventView<'a> {
 
     /// The owned event.
     pub fn into_event(self) -> Event {
-        let attributes = self
-            .attributes()
-            .map(|(name, value)| {
-                let value = match value {
-                    AttributeRef::Str(s) => Attribute::Str(s.into_owned()),
-                    AttributeRef::Num(x) => Attribute::Num(x),
-                    AttributeRef::Bool(b) => Attribute::Bool(b),
-                };
-                (name.to_string(), value)
-            })
-            .collect();
+        let attributes = self.attributes().map(|(name, value)| (name.to_string(), value.into_owned())).collect();
         Event {
             key: self.key.into_owned(),
             event_id: self.event_id.into_owned(),
@@ -367,6 +357,24 @@ enum AttributeRef<'a> {
     Str(Cow<'a, str>),
     Num(f64),
     Bool(bool),
+}
+
+impl<'a> AttributeRef<'a> {
+    fn of(attribute: &'a Attribute) -> AttributeRef<'a> {
+        match attribute {
+            Attribute::Str(s) => AttributeRef::Str(Cow::Borrowed(s)),
+            Attribute::Num(x) => AttributeRef::Num(*x),
+            Attribute::Bool(b) => AttributeRef::Bool(*b),
+        }
+    }
+
+    fn into_owned(self) -> Attribute {
+        match self {
+            AttributeRef::Str(s) => Attribute::Str(s.into_owned()),
+            AttributeRef::Num(x) => Attribute::Num(x),
+            AttributeRef::Bool(b) => Attribute::Bool(b),
+        }
+    }
 }
 
 fn parse_with<'a>(config: &'a Config, raw: &'a [u8], fast_path: bool) -> Result<EventView<'a>, ParseError> {
@@ -396,16 +404,10 @@ fn parse_with<'a>(config: &'a Config, raw: &'a [u8], fast_path: bool) -> Result<
     }
 
     let mut key_parts = found.keys.into_iter().zip(&config.key_field).map(|(part, name)| identifier(name, part, "key"));
-    let key = match (key_parts.next(), config.key_field.len()) {
-        (Some(only), 1) => only?,
-        (first, _) => {
-            let mut joined = String::from(first.transpose()?.unwrap_or_default());
-            for part in key_parts {
-                joined.push('|');
-                joined.push_str(&part?);
-            }
-            Cow::Owned(joined)
-        }
+    let key = if config.key_field.len() == 1 {
+        key_parts.next().transpose()?.unwrap_or_default()
+    } else {
+        Cow::Owned(key_parts.collect::<Result<Vec<_>, _>>()?.join("|"))
     };
     if key.len() > MAX_ID_BYTES {
         return Err(field_error(&config.key_name(), format!("key is {} bytes; keys are limited to {MAX_ID_BYTES} bytes", key.len())));
@@ -435,14 +437,7 @@ impl Event {
     /// (0 string, 1 number, 2 boolean) and the value. Strings are u16 length + UTF-8; numbers little-endian.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let label = self.label.as_ref().map(|l| (l.positive, l.kind.as_str()));
-        let attributes = self.attributes.iter().map(|(name, value)| {
-            let value = match value {
-                Attribute::Str(s) => AttributeRef::Str(Cow::Borrowed(s)),
-                Attribute::Num(x) => AttributeRef::Num(*x),
-                Attribute::Bool(b) => AttributeRef::Bool(*b),
-            };
-            (name.as_str(), value)
-        });
+        let attributes = self.attributes.iter().map(|(name, value)| (name.as_str(), AttributeRef::of(value)));
         encode_blob(out, &self.key, &self.event_id, self.value, self.timestamp_ms, label, attributes);
     }
 
@@ -576,7 +571,10 @@ impl<'a> EventBlob<'a> {
     pub fn to_event(&self) -> Event {
         let mut r = crate::wire::Reader::new(self.attributes);
         // `read` checked every attribute, so none fails here.
-        let attributes = (0..self.attribute_count).map_while(|_| get_attribute(&mut r).ok()).collect();
+        let attributes = (0..self.attribute_count)
+            .map_while(|_| get_attribute(&mut r).ok())
+            .map(|(name, value)| (name.to_string(), value.into_owned()))
+            .collect();
         Event {
             key: self.key.to_string(),
             event_id: self.event_id.to_string(),
@@ -588,12 +586,12 @@ impl<'a> EventBlob<'a> {
     }
 }
 
-fn get_attribute(r: &mut crate::wire::Reader<'_>) -> Result<(String, Attribute), String> {
-    let name = get_str(r)?.to_string();
+fn get_attribute<'a>(r: &mut crate::wire::Reader<'a>) -> Result<(&'a str, AttributeRef<'a>), String> {
+    let name = get_str(r)?;
     let value = match r.u8()? {
-        0 => Attribute::Str(get_str(r)?.to_string()),
-        1 => Attribute::Num(r.f64()?),
-        2 => Attribute::Bool(r.u8()? != 0),
+        0 => AttributeRef::Str(Cow::Borrowed(get_str(r)?)),
+        1 => AttributeRef::Num(r.f64()?),
+        2 => AttributeRef::Bool(r.u8()? != 0),
         other => return Err(format!("event blob has unknown attribute type {other}")),
     };
     Ok((name, value))

@@ -2,6 +2,7 @@
 //! SDK. Rules run in sequence, so each test also pins the order of the calls deploy makes.
 
 use aws_sdk_kinesisanalyticsv2::Client;
+use aws_sdk_kinesisanalyticsv2::operation::add_application_cloud_watch_logging_option::AddApplicationCloudWatchLoggingOptionOutput;
 use aws_sdk_kinesisanalyticsv2::operation::create_application::CreateApplicationOutput;
 use aws_sdk_kinesisanalyticsv2::operation::describe_application::{DescribeApplicationError, DescribeApplicationOutput};
 use aws_sdk_kinesisanalyticsv2::operation::rollback_application::RollbackApplicationOutput;
@@ -27,6 +28,7 @@ const SOURCE: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/transactions
 const OLD_KEY: &str = "flink/anomaly-detector-old.jar";
 const NEW_KEY: &str = "flink/anomaly-detector-new.jar";
 const BUCKET_ARN: &str = "arn:aws:s3:::artifacts";
+const LOG_STREAM: &str = "arn:aws:logs:us-east-1:123456789012:log-group:flink:log-stream:app";
 
 fn settings(start: bool) -> Settings {
     DeployArgs {
@@ -36,7 +38,7 @@ fn settings(start: bool) -> Settings {
         source_stream_arn: Some(SOURCE.into()),
         anomalies_stream_arn: Some("arn:aws:kinesis:us-east-1:123456789012:stream/anomalies".into()),
         dead_letters_stream_arn: Some("arn:aws:kinesis:us-east-1:123456789012:stream/dead-letters".into()),
-        log_stream_arn: Some("arn:aws:logs:us-east-1:123456789012:log-group:flink:log-stream:app".into()),
+        log_stream_arn: Some(LOG_STREAM.into()),
         start,
         ..Default::default()
     }
@@ -171,6 +173,7 @@ async fn an_update_of_a_running_application_sends_only_the_changes_and_restores_
                     == Some(NEW_KEY)
                 && c.environment_property_updates().is_some()
                 && c.flink_application_configuration_update().is_none()
+                && r.cloud_watch_logging_option_updates().is_empty()
         })
         .then_output(|| {
             UpdateApplicationOutput::builder()
@@ -301,6 +304,7 @@ fn update_plan_state(s: &Settings) -> flink::AppState {
         auto_scaling: Some(false),
         checkpointing: Some(true),
         checkpoint_interval_ms: Some(60_000),
+        log_stream: Some(flink::LogStream { id: Some("7.1".into()), arn: LOG_STREAM.into() }),
     }
 }
 
@@ -318,4 +322,92 @@ async fn describe_reads_a_missing_application_as_none_and_another_runtime_as_wro
     assert_eq!((state.runtime.as_str(), state.code.clone()), ("FLINK-1_15", Some((BUCKET_ARN.into(), OLD_KEY.into()))));
     let err = plan::decide(&settings(false), ("a.jar", "x", 1), &code(NEW_KEY), true, Some(&state)).unwrap_err();
     assert!(matches!(err, DeployError::WrongRuntime { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_running_application_without_logging_is_updated_then_given_the_log_stream() {
+    let s = settings(false);
+    let mut state = update_plan_state(&s);
+    state.log_stream = None;
+    let plan = plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), false, Some(&state)).unwrap();
+    let update = mock!(Client::update_application)
+        .match_requests(|r| r.current_application_version_id() == Some(7) && r.cloud_watch_logging_option_updates().is_empty())
+        .then_output(|| {
+            UpdateApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::Updating, 8, RuntimeEnvironment::Flink120))
+                .build()
+        });
+    // Added from the version the update settled at, once the application is RUNNING again.
+    let add = mock!(Client::add_application_cloud_watch_logging_option)
+        .match_requests(|r| {
+            r.application_name() == Some(APP)
+                && r.current_application_version_id() == Some(8)
+                && r.cloud_watch_logging_option().map(|o| o.log_stream_arn()) == Some(LOG_STREAM)
+        })
+        .then_output(|| AddApplicationCloudWatchLoggingOptionOutput::builder().application_version_id(9).build());
+    let rules = [
+        update,
+        describe(ApplicationStatus::Updating, 8),
+        describe(ApplicationStatus::Running, 8),
+        add,
+        describe(ApplicationStatus::Updating, 9),
+        describe(ApplicationStatus::Running, 9),
+        describe(ApplicationStatus::Running, 9),
+    ];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let (status, version) = apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert_eq!((status.as_str(), version), ("RUNNING", 9));
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "every call made once, in order");
+}
+
+#[tokio::test]
+async fn a_new_log_stream_alone_updates_the_logging_option_by_its_id_and_nothing_else() {
+    let s = settings(false);
+    let mut state = update_plan_state(&s);
+    state.code = Some((BUCKET_ARN.into(), NEW_KEY.into()));
+    state.log_stream =
+        Some(flink::LogStream { id: Some("7.1".into()), arn: "arn:aws:logs:us-east-1:123456789012:log-group:old:log-stream:app".into() });
+    let plan = plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), true, Some(&state)).unwrap();
+    let update = mock!(Client::update_application)
+        .match_requests(|r| {
+            let logging = r.cloud_watch_logging_option_updates();
+            r.current_application_version_id() == Some(7)
+                && r.application_configuration_update().is_none()
+                && logging.len() == 1
+                && logging[0].cloud_watch_logging_option_id() == "7.1"
+                && logging[0].log_stream_arn_update() == Some(LOG_STREAM)
+        })
+        .then_output(|| {
+            UpdateApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::Updating, 8, RuntimeEnvironment::Flink120))
+                .build()
+        });
+    let rules = [update, describe(ApplicationStatus::Running, 8), describe(ApplicationStatus::Running, 8)];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let (status, version) = apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert_eq!((status.as_str(), version), ("RUNNING", 8));
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+}
+
+#[tokio::test]
+async fn adding_a_log_stream_to_a_busy_application_is_a_state_error() {
+    let s = settings(false);
+    let state = flink::AppState {
+        status: "READY".into(),
+        log_stream: None,
+        code: Some((BUCKET_ARN.into(), NEW_KEY.into())),
+        ..update_plan_state(&s)
+    };
+    let plan = plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), true, Some(&state)).unwrap();
+    let refuse = mock!(Client::add_application_cloud_watch_logging_option).then_error(|| {
+        aws_sdk_kinesisanalyticsv2::operation::add_application_cloud_watch_logging_option::AddApplicationCloudWatchLoggingOptionError::ResourceInUseException(
+            ResourceInUseException::builder().message("Application is UPDATING").build(),
+        )
+    });
+    // No UpdateApplication: only the log stream differs, and adding it is a call of its own.
+    let rules = [refuse, describe(ApplicationStatus::Updating, 7)];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
+    assert_eq!(err.to_string(), "application `anomaly-detector` is UPDATING, which does not allow adding a log stream");
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
 }

@@ -8,10 +8,10 @@ use aws_sdk_kinesisanalyticsv2::Client;
 use aws_sdk_kinesisanalyticsv2::types::{
     ApplicationCodeConfiguration, ApplicationCodeConfigurationUpdate, ApplicationConfiguration, ApplicationConfigurationUpdate,
     ApplicationRestoreConfiguration, ApplicationRestoreType, ApplicationSnapshotConfiguration, CheckpointConfiguration,
-    CheckpointConfigurationUpdate, CloudWatchLoggingOption, CodeContent, CodeContentType, CodeContentUpdate, ConfigurationType,
-    EnvironmentProperties, EnvironmentPropertyUpdates, FlinkApplicationConfiguration, FlinkApplicationConfigurationUpdate,
-    ParallelismConfiguration, ParallelismConfigurationUpdate, PropertyGroup, RunConfiguration, RunConfigurationUpdate, RuntimeEnvironment,
-    S3ContentLocation, S3ContentLocationUpdate,
+    CheckpointConfigurationUpdate, CloudWatchLoggingOption, CloudWatchLoggingOptionUpdate, CodeContent, CodeContentType, CodeContentUpdate,
+    ConfigurationType, EnvironmentProperties, EnvironmentPropertyUpdates, FlinkApplicationConfiguration,
+    FlinkApplicationConfigurationUpdate, ParallelismConfiguration, ParallelismConfigurationUpdate, PropertyGroup, RunConfiguration,
+    RunConfigurationUpdate, RuntimeEnvironment, S3ContentLocation, S3ContentLocationUpdate,
 };
 use std::collections::BTreeMap;
 
@@ -35,6 +35,16 @@ pub struct AppState {
     pub auto_scaling: Option<bool>,
     pub checkpointing: Option<bool>,
     pub checkpoint_interval_ms: Option<i64>,
+    /// The CloudWatch log stream the application logs to, if any.
+    pub log_stream: Option<LogStream>,
+}
+
+/// An application's CloudWatch logging option, as described.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogStream {
+    /// The option's id, which an update of the log stream names.
+    pub id: Option<String>,
+    pub arn: String,
 }
 
 /// Where the code goes: bucket ARN and key.
@@ -86,6 +96,10 @@ pub async fn describe(client: &Client, application: &str) -> Result<Option<AppSt
         auto_scaling: parallelism.and_then(|p| p.auto_scaling_enabled()),
         checkpointing: checkpoint.and_then(|c| c.checkpointing_enabled()),
         checkpoint_interval_ms: checkpoint.and_then(|c| c.checkpoint_interval()),
+        log_stream: detail
+            .cloud_watch_logging_option_descriptions()
+            .first()
+            .map(|l| LogStream { id: l.cloud_watch_logging_option_id().map(str::to_string), arn: l.log_stream_arn().to_string() }),
     }))
 }
 
@@ -201,17 +215,87 @@ pub struct Update {
     pub checkpointing: bool,
     /// The application is running: restart it from its latest snapshot so every key keeps its baseline.
     pub restore_from_latest_snapshot: bool,
+    pub log_stream: Option<LogStreamChange>,
+}
+
+/// A change of the CloudWatch log stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogStreamChange {
+    /// The application logs elsewhere: UpdateApplication points its logging option (by id) at `arn`.
+    Replace { id: String, arn: String },
+    /// The application has no logging option: AddApplicationCloudWatchLoggingOption, a call of its own.
+    Add { arn: String },
+}
+
+impl Update {
+    /// Whether UpdateApplication has anything to send (adding a log stream is a separate call).
+    pub fn needs_update_call(&self) -> bool {
+        self.changes_configuration() || matches!(self.log_stream, Some(LogStreamChange::Replace { .. }))
+    }
+
+    /// Whether the application configuration (code, properties, parallelism, checkpointing) changes.
+    fn changes_configuration(&self) -> bool {
+        self.code.is_some() || self.property_groups.is_some() || self.parallelism || self.checkpointing
+    }
+
+    /// The log stream to add with [`add_log_stream`], if any.
+    pub fn log_stream_to_add(&self) -> Option<&str> {
+        match &self.log_stream {
+            Some(LogStreamChange::Add { arn }) => Some(arn),
+            _ => None,
+        }
+    }
+}
+
+/// How a call that names the application's version id failed.
+enum Failure {
+    /// ConcurrentModificationException: the version id is stale.
+    Conflict,
+    /// ResourceInUseException: the application's status forbids the call.
+    InUse,
+    Other(DeployError),
+}
+
+/// Runs `call` with the application's version id; after a concurrent modification it pauses, reads the new version
+/// id and runs it again, at most `timing.conflict_attempts` times. `action` names the call in errors, `refused` what a
+/// status that forbids it does not allow ("an update").
+async fn at_current_version<T, F, Fut>(
+    client: &Client,
+    name: &str,
+    mut version_id: i64,
+    action: &'static str,
+    refused: &'static str,
+    timing: &Timing,
+    mut call: F,
+) -> Result<T, DeployError>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call(version_id).await {
+            Ok(out) => return Ok(out),
+            Err(Failure::Conflict) => {
+                conflict_pause(name, &mut attempt, timing).await?;
+                let state = describe(client, name).await?.ok_or_else(|| DeployError::Aws {
+                    action: format!("{action} `{name}`"),
+                    message: "the application was deleted meanwhile".into(),
+                })?;
+                version_id = state.version_id;
+            }
+            Err(Failure::InUse) => {
+                let status = describe(client, name).await.ok().flatten().map(|s| s.status).unwrap_or_else(|| "busy".into());
+                return Err(state_error(name, refused, &status));
+            }
+            Err(Failure::Other(e)) => return Err(e),
+        }
+    }
 }
 
 /// Updates the application from `version_id`; after a conflict it reads the new version id and tries again.
 /// Returns the version id the update created.
-pub async fn update(
-    client: &Client,
-    settings: &Settings,
-    mut version_id: i64,
-    change: &Update,
-    timing: &Timing,
-) -> Result<i64, DeployError> {
+pub async fn update(client: &Client, settings: &Settings, version_id: i64, change: &Update, timing: &Timing) -> Result<i64, DeployError> {
     let name = &settings.application_name;
     let mut configuration = ApplicationConfigurationUpdate::builder();
     if let Some(code) = &change.code {
@@ -256,39 +340,69 @@ pub async fn update(
         }
         configuration = configuration.flink_application_configuration_update(flink.build());
     }
-    let configuration = configuration.build();
+    // A change of log stream alone sends no configuration part.
+    let configuration = change.changes_configuration().then(|| configuration.build());
     let run = change.restore_from_latest_snapshot.then(|| {
         RunConfigurationUpdate::builder()
             .application_restore_configuration(restore(ApplicationRestoreType::RestoreFromLatestSnapshot))
             .build()
     });
-    let mut attempt = 0;
-    loop {
-        let result = client
+    let logging = match &change.log_stream {
+        Some(LogStreamChange::Replace { id, arn }) => Some(vec![
+            CloudWatchLoggingOptionUpdate::builder()
+                .cloud_watch_logging_option_id(id)
+                .log_stream_arn_update(arn)
+                .build()
+                .map_err(build_error)?,
+        ]),
+        _ => None,
+    };
+    at_current_version(client, name, version_id, "UpdateApplication", "an update", timing, |version_id| {
+        let request = client
             .update_application()
             .application_name(name)
             .current_application_version_id(version_id)
-            .application_configuration_update(configuration.clone())
-            .set_run_configuration_update(run.clone())
-            .send()
-            .await;
-        match result {
-            Ok(out) => return Ok(out.application_detail().map(|d| d.application_version_id()).unwrap_or(version_id + 1)),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_concurrent_modification_exception()) => {
-                conflict_pause(name, &mut attempt, timing).await?;
-                let state = describe(client, name).await?.ok_or_else(|| DeployError::Aws {
-                    action: format!("UpdateApplication `{name}`"),
-                    message: "the application was deleted during the update".into(),
-                })?;
-                version_id = state.version_id;
+            .set_application_configuration_update(configuration.clone())
+            .set_cloud_watch_logging_option_updates(logging.clone())
+            .set_run_configuration_update(run.clone());
+        async move {
+            match request.send().await {
+                Ok(out) => Ok(out.application_detail().map(|d| d.application_version_id()).unwrap_or(version_id + 1)),
+                Err(e) => Err(match e.as_service_error() {
+                    Some(s) if s.is_concurrent_modification_exception() => Failure::Conflict,
+                    Some(s) if s.is_resource_in_use_exception() => Failure::InUse,
+                    _ => Failure::Other(DeployError::aws(format!("UpdateApplication `{name}` from version {version_id}"), &e)),
+                }),
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
-                let status = describe(client, name).await.ok().flatten().map(|s| s.status).unwrap_or_else(|| "busy".into());
-                return Err(state_error(name, "an update", &status));
-            }
-            Err(e) => return Err(DeployError::aws(format!("UpdateApplication `{name}` from version {version_id}"), &e)),
         }
-    }
+    })
+    .await
+}
+
+/// Adds the CloudWatch logging option `arn` to an application that has none; returns the version id it created.
+pub async fn add_log_stream(client: &Client, name: &str, version_id: i64, arn: &str, timing: &Timing) -> Result<i64, DeployError> {
+    let option = CloudWatchLoggingOption::builder().log_stream_arn(arn).build().map_err(build_error)?;
+    at_current_version(client, name, version_id, "AddApplicationCloudWatchLoggingOption", "adding a log stream", timing, |version_id| {
+        let request = client
+            .add_application_cloud_watch_logging_option()
+            .application_name(name)
+            .current_application_version_id(version_id)
+            .cloud_watch_logging_option(option.clone());
+        async move {
+            match request.send().await {
+                Ok(out) => Ok(out.application_version_id().unwrap_or(version_id + 1)),
+                Err(e) => Err(match e.as_service_error() {
+                    Some(s) if s.is_concurrent_modification_exception() => Failure::Conflict,
+                    Some(s) if s.is_resource_in_use_exception() => Failure::InUse,
+                    _ => Failure::Other(DeployError::aws(
+                        format!("AddApplicationCloudWatchLoggingOption `{name}` from version {version_id}"),
+                        &e,
+                    )),
+                }),
+            }
+        }
+    })
+    .await
 }
 
 fn restore(kind: ApplicationRestoreType) -> ApplicationRestoreConfiguration {

@@ -115,12 +115,22 @@ pub async fn apply(
         }
         AppAction::Update { version_id, .. } => {
             let update = plan.update(settings, code).expect("an update plan has an update");
-            tracing::info!("updating `{name}` from version {version_id}");
-            let new_version = flink::update(client, settings, *version_id, &update, timing).await?;
             let target = if update.restore_from_latest_snapshot { "RUNNING" } else { "READY" };
-            let settled = wait::until_settled(client, name, target, timing).await?;
-            if !matches!(settled, Settled::Reached(_)) {
-                return Err(after_failed_update(client, name, target, settled, new_version, timing).await);
+            let mut version_id = *version_id;
+            if update.needs_update_call() {
+                tracing::info!("updating `{name}` from version {version_id}");
+                let new_version = flink::update(client, settings, version_id, &update, timing).await?;
+                let settled = wait::until_settled(client, name, target, timing).await?;
+                match settled {
+                    Settled::Reached(s) => version_id = s.version_id,
+                    _ => return Err(after_failed_update(client, name, target, settled, new_version, timing).await),
+                }
+            }
+            // An application without a logging option gets one by a call of its own, once the update has settled.
+            if let Some(arn) = update.log_stream_to_add() {
+                tracing::info!("adding log stream {arn} to `{name}` at version {version_id}");
+                flink::add_log_stream(client, name, version_id, arn, timing).await?;
+                expect(wait::until_settled(client, name, target, timing).await?, name, target, timing)?;
             }
         }
         AppAction::Unchanged { .. } => {}

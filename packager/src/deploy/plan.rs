@@ -1,7 +1,7 @@
 //! The plan: what deploy will upload, create or change, decided from what exists. `--dry-run` prints it and stops.
 
 use super::error::DeployError;
-use super::flink::{AppState, CodeLocation, Groups, RUNTIME, Update};
+use super::flink::{AppState, CodeLocation, Groups, LogStreamChange, RUNTIME, Update};
 use super::settings::Settings;
 use serde::Serialize;
 
@@ -18,8 +18,19 @@ pub struct Change {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum AppAction {
     Create,
-    Update { version_id: i64, status: String, changes: Vec<Change>, restore_from_latest_snapshot: bool },
-    Unchanged { version_id: i64, status: String },
+    Update {
+        version_id: i64,
+        status: String,
+        changes: Vec<Change>,
+        restore_from_latest_snapshot: bool,
+        /// The id of the application's logging option, which a change of log stream updates (none: one is added).
+        #[serde(skip)]
+        log_stream_id: Option<String>,
+    },
+    Unchanged {
+        version_id: i64,
+        status: String,
+    },
 }
 
 /// Everything deploy will do, in order.
@@ -37,6 +48,9 @@ pub struct Plan {
     /// The status deploy waits for.
     pub target_status: String,
 }
+
+/// The name of a log stream change in a plan.
+const LOG_STREAM: &str = "cloudwatch_log_stream";
 
 /// Statuses in which an update is accepted.
 const UPDATABLE: [&str; 2] = ["READY", "RUNNING"];
@@ -90,6 +104,7 @@ pub fn decide(
                     status: state.status.clone(),
                     changes,
                     restore_from_latest_snapshot: running,
+                    log_stream_id: state.log_stream.as_ref().and_then(|l| l.id.clone()),
                 }
             };
             (app, start, target)
@@ -128,6 +143,10 @@ pub fn changes(settings: &Settings, code: &CodeLocation, state: &AppState) -> Ve
         state.checkpoint_interval_ms.map(|p| p.to_string()),
         Some(settings.checkpoint_interval_ms.to_string()),
     );
+    // No log stream asked for leaves the application's logging as it is.
+    if let Some(arn) = &settings.log_stream_arn {
+        diff(LOG_STREAM.into(), state.log_stream.as_ref().map(|l| l.arn.clone()), Some(arn.clone()));
+    }
     out
 }
 
@@ -146,7 +165,7 @@ fn diff_groups(current: &Groups, wanted: &Groups, diff: &mut impl FnMut(String, 
 impl Plan {
     /// The update call for this plan's changes (only what differs is sent, so an unchanged part is never touched).
     pub fn update(&self, settings: &Settings, code: &CodeLocation) -> Option<Update> {
-        let AppAction::Update { changes, restore_from_latest_snapshot, .. } = &self.app else { return None };
+        let AppAction::Update { changes, restore_from_latest_snapshot, log_stream_id, .. } = &self.app else { return None };
         let any = |prefix: &str| changes.iter().any(|c| c.what.starts_with(prefix));
         let group_changed = changes.iter().any(|c| c.what.contains('.'));
         Some(Update {
@@ -155,6 +174,10 @@ impl Plan {
             parallelism: any("parallelism") || any("auto_scaling"),
             checkpointing: any("checkpoint"),
             restore_from_latest_snapshot: *restore_from_latest_snapshot,
+            log_stream: settings.log_stream_arn.clone().filter(|_| any(LOG_STREAM)).map(|arn| match log_stream_id {
+                Some(id) => LogStreamChange::Replace { id: id.clone(), arn },
+                None => LogStreamChange::Add { arn },
+            }),
         })
     }
 
@@ -174,7 +197,7 @@ impl Plan {
             AppAction::Unchanged { version_id, status } => {
                 s.push_str(&format!("  keep     {} version {version_id} ({status}): nothing to change\n", self.application))
             }
-            AppAction::Update { version_id, status, changes, restore_from_latest_snapshot } => {
+            AppAction::Update { version_id, status, changes, restore_from_latest_snapshot, .. } => {
                 let restore = if *restore_from_latest_snapshot { ", restarts from its latest snapshot" } else { "" };
                 s.push_str(&format!("  update   {} version {version_id} ({status}{restore}):\n", self.application));
                 for c in changes {
@@ -227,6 +250,7 @@ mod tests {
             auto_scaling: Some(false),
             checkpointing: Some(true),
             checkpoint_interval_ms: Some(60_000),
+            log_stream: None,
         }
     }
 
@@ -281,5 +305,42 @@ mod tests {
         assert_eq!((plan.app.clone(), plan.start), (AppAction::Create, true));
         let err = decide(&s, ("a", "b", 1), &code(), true, Some(&deployed(&s, "STOPPING"))).unwrap_err();
         assert!(err.to_string().contains("does not allow a start"), "{err}");
+    }
+
+    #[test]
+    fn a_log_stream_is_replaced_when_different_added_when_missing_and_left_alone_when_not_asked_for() {
+        use crate::deploy::flink::LogStream;
+        let arn = "arn:aws:logs:us-east-1:1:log-group:flink:log-stream:new";
+        let mut s = settings();
+        let logging = AppState {
+            log_stream: Some(LogStream { id: Some("1.1".into()), arn: "arn:aws:logs:us-east-1:1:log-group:flink:log-stream:old".into() }),
+            ..deployed(&s, "RUNNING")
+        };
+        let plan = decide(&s, ("a", "abc", 1), &code(), true, Some(&logging)).unwrap();
+        assert!(matches!(plan.app, AppAction::Unchanged { .. }), "no --log-stream-arn leaves the logging as it is: {plan:?}");
+
+        s.log_stream_arn = Some(arn.into());
+        let plan = decide(&s, ("a", "abc", 1), &code(), true, Some(&logging)).unwrap();
+        let AppAction::Update { changes, .. } = &plan.app else { panic!("{plan:?}") };
+        assert_eq!(
+            changes,
+            &[Change {
+                what: "cloudwatch_log_stream".into(),
+                from: Some("arn:aws:logs:us-east-1:1:log-group:flink:log-stream:old".into()),
+                to: Some(arn.into())
+            }]
+        );
+        let update = plan.update(&s, &code()).unwrap();
+        assert_eq!(update.log_stream, Some(LogStreamChange::Replace { id: "1.1".into(), arn: arn.into() }));
+        assert!(update.needs_update_call() && update.log_stream_to_add().is_none() && update.code.is_none());
+
+        let plan = decide(&s, ("a", "abc", 1), &code(), true, Some(&deployed(&s, "READY"))).unwrap();
+        assert!(plan.to_text(true).contains(&format!("cloudwatch_log_stream: (none) → {arn}")), "{}", plan.to_text(true));
+        let update = plan.update(&s, &code()).unwrap();
+        assert_eq!(update.log_stream_to_add(), Some(arn));
+        assert!(!update.needs_update_call(), "adding a log stream is a call of its own");
+
+        let same = AppState { log_stream: Some(LogStream { id: Some("1.1".into()), arn: arn.into() }), ..deployed(&s, "READY") };
+        assert!(matches!(decide(&s, ("a", "abc", 1), &code(), true, Some(&same)).unwrap().app, AppAction::Unchanged { .. }));
     }
 }

@@ -46,7 +46,7 @@ pub struct DeployArgs {
     /// Kinesis stream the job writes dead letters to (terraform: dead_letters_stream_arn)
     #[arg(long, env = "PACKAGER_DEAD_LETTERS_STREAM_ARN")]
     pub dead_letters_stream_arn: Option<String>,
-    /// CloudWatch log stream for the application's logs, set when it is created (terraform: flink_log_stream_arn)
+    /// CloudWatch log stream for the application's logs, set or changed by every deploy (terraform: flink_log_stream_arn)
     #[arg(long, env = "PACKAGER_LOG_STREAM_ARN")]
     pub log_stream_arn: Option<String>,
     /// AWS region (terraform: aws_region) [default: the SDK's: AWS_REGION, then the profile]

@@ -437,6 +437,13 @@ pub extern "system" fn Java_anomaly_job_NativeKernel_create(
     })
 }
 
+/// Called by the JVM when the class loader that loaded this library copy is collected, before the copy is unmapped:
+/// the epoch clock's thread must not be running code that is about to disappear.
+#[unsafe(no_mangle)]
+pub extern "system" fn JNI_OnUnload(_vm: *mut ::jni::sys::JavaVM, _reserved: *mut std::ffi::c_void) {
+    let _ = panic::catch_unwind(crate::engine::stop_clock);
+}
+
 /// `static native void destroy(long handle)`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_anomaly_job_NativeKernel_destroy(env: *mut JNIEnv, _class: jclass, handle: jlong) {

@@ -83,6 +83,7 @@ impl KernelModule {
                 return Err(KernelError::MissingExport(name.to_string()));
             }
         }
+        engine::register(&engine);
         Ok(KernelModule { engine, module })
     }
 
@@ -123,11 +124,16 @@ pub struct Kernel {
     info: KernelInfo,
     config_json: Vec<u8>,
     module: KernelModule,
+    /// A call's base time limit, in epoch ticks (see [`engine::deadline_ticks`]).
+    limit_ticks: u64,
 }
 
 fn trap(e: wasmtime::Error) -> KernelError {
     // The error's own text is a backtrace header; the cause (`wasmtime::Trap`) says what happened.
     match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            KernelError::Trap("interrupted: the call ran past its time limit (a kernel stuck in a loop?)".into())
+        }
         Some(t) => KernelError::Trap(t.to_string()),
         None => KernelError::Trap(e.root_cause().to_string()),
     }
@@ -138,7 +144,8 @@ impl Kernel {
         let limits = StoreLimitsBuilder::new().memory_size(engine::MAX_MEMORY).instances(1).build();
         let mut store = Store::new(&module.engine, limits);
         store.limiter(|limits| limits);
-        store.set_fuel(engine::FUEL_PER_CALL).map_err(trap)?;
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(engine::TICKS_PER_CALL);
         let instance = Instance::new(&mut store, &module.module, &[]).map_err(trap)?;
         let func = |store: &mut Store<StoreLimits>, name: &str| -> Result<wasmtime::Func, KernelError> {
             instance.get_func(&mut *store, name).ok_or_else(|| KernelError::MissingExport(name.into()))
@@ -172,7 +179,15 @@ impl Kernel {
             detectors: vec![],
             config_keys: vec![],
         };
-        let mut kernel = Kernel { store, memory, exports, info: placeholder, config_json: config_json.to_vec(), module: module.clone() };
+        let mut kernel = Kernel {
+            store,
+            memory,
+            exports,
+            info: placeholder,
+            config_json: config_json.to_vec(),
+            module: module.clone(),
+            limit_ticks: engine::TICKS_PER_CALL,
+        };
         let code = kernel_info.call(&mut kernel.store, ()).map_err(trap)?;
         let info_bytes = kernel.output_checked(code)?;
         kernel.info = serde_json::from_slice(info_bytes).map_err(|e| KernelError::Malformed(format!("kernel_info: {e}")))?;
@@ -193,6 +208,7 @@ impl Kernel {
     fn configure(&mut self) -> Result<Vec<u8>, KernelError> {
         let config = std::mem::take(&mut self.config_json);
         let result = self.write_input(&config).and_then(|()| {
+            self.arm(config.len());
             let code = self.exports.configure.call(&mut self.store, config.len() as u32).map_err(trap)?;
             if code == abi::ERR_CONFIG {
                 let message = String::from_utf8_lossy(self.output_raw()?).into_owned();
@@ -204,9 +220,15 @@ impl Kernel {
         result
     }
 
-    fn refuel(&mut self, request_len: usize) -> Result<(), KernelError> {
-        let fuel = engine::FUEL_PER_CALL.saturating_add(engine::FUEL_PER_INPUT_BYTE.saturating_mul(request_len as u64));
-        self.store.set_fuel(fuel).map_err(trap)
+    /// Sets the time limit of the next call, which runs on a request of `request_len` bytes.
+    fn arm(&mut self, request_len: usize) {
+        self.store.set_epoch_deadline(engine::deadline_ticks(self.limit_ticks, request_len));
+    }
+
+    /// Changes the base time limit of every later call (default: [`engine::TICKS_PER_CALL`] ticks, 2 s), rounded up
+    /// to whole ticks of [`engine::EPOCH_TICK`].
+    pub fn set_time_limit(&mut self, limit: std::time::Duration) {
+        self.limit_ticks = limit.as_nanos().div_ceil(engine::EPOCH_TICK.as_nanos()).max(1) as u64;
     }
 
     /// Copies `request` into the kernel's input buffer.
@@ -220,7 +242,7 @@ impl Kernel {
     /// then write through [`Kernel::memory_mut`]).
     pub fn reserve_input(&mut self, len: usize) -> Result<usize, KernelError> {
         let len32 = u32::try_from(len).map_err(|_| KernelError::Malformed(format!("request of {len} bytes is over 4 GiB")))?;
-        self.refuel(len)?;
+        self.arm(len);
         let offset = self.exports.input_reserve.call(&mut self.store, len32).map_err(trap)? as usize;
         if offset.checked_add(len).is_none_or(|end| end > self.memory.data_size(&self.store)) {
             return Err(KernelError::Malformed(format!("input buffer at {offset} of {len} bytes lies outside memory")));
@@ -234,6 +256,8 @@ impl Kernel {
     }
 
     fn output_raw(&mut self) -> Result<&[u8], KernelError> {
+        // A deadline is absolute: one armed for an earlier call may have passed since.
+        self.arm(0);
         let ptr = self.exports.output_ptr.call(&mut self.store, ()).map_err(trap)? as usize;
         let len = self.exports.output_len.call(&mut self.store, ()).map_err(trap)? as usize;
         self.memory
@@ -252,15 +276,15 @@ impl Kernel {
 
     /// Runs `parse_batch` on a request already written at the input buffer; returns the raw answer.
     pub fn call_parse(&mut self, count: usize, len: usize) -> Result<&[u8], KernelError> {
-        // Fuel is per call: a zero-copy host reuses one reservation for many calls.
-        self.refuel(len)?;
+        // The limit is per call: a zero-copy host reuses one reservation for many calls.
+        self.arm(len);
         let code = self.exports.parse_batch.call(&mut self.store, (count as u32, len as u32)).map_err(trap)?;
         self.output_checked(code)
     }
 
     /// Runs `detect_batch` on a request already written at the input buffer; returns the raw answer.
     pub fn call_detect(&mut self, count: usize, len: usize) -> Result<&[u8], KernelError> {
-        self.refuel(len)?;
+        self.arm(len);
         let code = self.exports.detect_batch.call(&mut self.store, (count as u32, len as u32)).map_err(trap)?;
         self.output_checked(code)
     }
@@ -279,7 +303,9 @@ impl Kernel {
 
     /// A fresh instance of the same module and configuration (after a trap the old one must not be used).
     pub fn fresh(&self) -> Result<Kernel, KernelError> {
-        Kernel::new(&self.module, &self.config_json)
+        let mut kernel = Kernel::new(&self.module, &self.config_json)?;
+        kernel.limit_ticks = self.limit_ticks;
+        Ok(kernel)
     }
 }
 

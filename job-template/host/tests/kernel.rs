@@ -2,6 +2,7 @@
 
 use anomaly_host::{DetectOutcome, KernelError, KernelModule, ParseOutcome, Runner, engine};
 use detector_wasm::abi;
+use std::time::{Duration, Instant};
 
 const BRIEF: [&str; 2] = [
     r#"{"userId":"user001","amount":100.0,"timestamp":1234567890000,"transactionId":"txn-001","merchantId":"merchant-001"}"#,
@@ -33,7 +34,7 @@ fn precompiled_kernel_loads_into_the_runtime_engine_and_agrees() {
 
 #[test]
 fn a_cwasm_from_another_engine_config_is_refused_clearly() {
-    // A default engine (signal-based traps, guard pages, no fuel) produces an incompatible artifact.
+    // A default engine (signal-based traps, guard pages, no epoch interruption) produces an incompatible artifact.
     let other = wasmtime::Engine::default().precompile_module(kernel_wasm::WASM).unwrap();
     // SAFETY: a genuine wasmtime artifact, only with other settings.
     let err = unsafe { KernelModule::from_cwasm(&other) }.err().expect("mismatch must be refused");
@@ -120,12 +121,17 @@ fn an_unknown_abi_version_is_refused() {
 }
 
 #[test]
-fn a_runaway_kernel_runs_out_of_fuel_instead_of_hanging() {
+fn a_runaway_kernel_is_interrupted_at_its_time_limit_instead_of_hanging() {
     let module = wat_module(&fake_kernel(abi::ABI_VERSION, "(loop $l (br $l))")).unwrap();
     let mut kernel = module.instantiate(b"{}").unwrap();
+    kernel.set_time_limit(Duration::from_millis(200));
     let err = kernel.parse_batch(&[0, 0, 0, 0], 1).err().unwrap();
     assert!(matches!(err, KernelError::Trap(_)), "{err}");
-    assert!(err.to_string().contains("fuel"), "{err}");
+    assert!(err.to_string().contains("time limit"), "{err}");
+    // The default limit stops it too (2 s), and a fresh instance after the trap works.
+    let mut kernel = kernel.fresh().unwrap();
+    kernel.set_time_limit(Duration::from_secs(2));
+    assert!(kernel.parse_batch(&[0, 0, 0, 0], 1).is_err());
 }
 
 #[test]
@@ -147,14 +153,32 @@ fn a_trapping_record_becomes_a_dead_letter_and_its_neighbours_are_still_processe
 }
 
 #[test]
-fn zero_copy_calls_get_fresh_fuel_each_time() {
-    // About 300M fuel per call: two calls on one reservation's fuel would run out, as a zero-copy host makes them.
-    let body = "(local.set 0 (i32.const 50000000)) (loop $l (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br_if $l (local.get 0)))";
+fn zero_copy_calls_get_a_fresh_time_limit_each_time() {
+    // Each call spins for about a tenth of the limit (calibrated below); a limit armed once for the whole
+    // reservation would interrupt one of the later calls.
+    let body =
+        "(local.set 0 (i32.load (i32.const 1024))) (loop $l (local.set 0 (i32.sub (local.get 0) (i32.const 1))) (br_if $l (local.get 0)))";
     let module = wat_module(&fake_kernel(abi::ABI_VERSION, body)).unwrap();
     let mut kernel = module.instantiate(b"{}").unwrap();
-    let offset = kernel.reserve_input(4).unwrap();
-    kernel.memory_mut()[offset..offset + 4].copy_from_slice(&[0; 4]);
-    for call in 0..3 {
-        kernel.call_parse(1, 4).unwrap_or_else(|e| panic!("call {call}: {e}"));
+    let spins = |kernel: &mut anomaly_host::Kernel, n: u32| {
+        let offset = kernel.reserve_input(4).unwrap();
+        kernel.memory_mut()[offset..offset + 4].copy_from_slice(&n.to_le_bytes());
+        offset
+    };
+    let mut n = 1u32 << 20;
+    let per_call = loop {
+        spins(&mut kernel, n);
+        let start = Instant::now();
+        kernel.call_parse(1, 4).unwrap();
+        let took = start.elapsed();
+        if took >= Duration::from_millis(20) || n >= 1 << 30 {
+            break took;
+        }
+        n *= 2;
+    };
+    kernel.set_time_limit(per_call * 10);
+    spins(&mut kernel, n);
+    for call in 0..30 {
+        kernel.call_parse(1, 4).unwrap_or_else(|e| panic!("call {call} of {per_call:?} each under a limit of 10x that: {e}"));
     }
 }

@@ -411,3 +411,28 @@ async fn adding_a_log_stream_to_a_busy_application_is_a_state_error() {
     assert_eq!(err.to_string(), "application `anomaly-detector` is UPDATING, which does not allow adding a log stream");
     assert!(rules.iter().all(|r| r.num_calls() == 1));
 }
+
+#[tokio::test]
+async fn a_rollback_that_meets_a_concurrent_modification_is_retried_from_the_new_version_id() {
+    let s = settings(false);
+    let conflict = mock!(Client::rollback_application).then_error(|| {
+        aws_sdk_kinesisanalyticsv2::operation::rollback_application::RollbackApplicationError::ConcurrentModificationException(
+            ConcurrentModificationException::builder().message("busy").build(),
+        )
+    });
+    let rollback = mock!(Client::rollback_application)
+        .match_requests(|r| r.current_application_version_id() == Some(9))
+        .then_output(|| RollbackApplicationOutput::builder().build());
+    let rules = [
+        updated(7),
+        describe(ApplicationStatus::Ready, 8),
+        conflict,
+        describe(ApplicationStatus::Ready, 9),
+        rollback,
+        describe(ApplicationStatus::Running, 10),
+    ];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
+    assert!(err.to_string().ends_with("rolled back with RollbackApplication: now version 10 and RUNNING"), "{err}");
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "every call made once, in order");
+}

@@ -1,10 +1,14 @@
 //! The Managed Flink (kinesisanalyticsv2) calls: describe, create, update, start, rollback. Changes use the
 //! application's current version id and are retried with backoff when another change got there first.
 
-use super::error::{DeployError, error_chain};
+use super::error::DeployError;
 use super::settings::Settings;
 use super::wait::Timing;
 use aws_sdk_kinesisanalyticsv2::Client;
+use aws_sdk_kinesisanalyticsv2::error::SdkError;
+use aws_sdk_kinesisanalyticsv2::operation::add_application_cloud_watch_logging_option::AddApplicationCloudWatchLoggingOptionError as AddLoggingError;
+use aws_sdk_kinesisanalyticsv2::operation::rollback_application::RollbackApplicationError;
+use aws_sdk_kinesisanalyticsv2::operation::update_application::UpdateApplicationError;
 use aws_sdk_kinesisanalyticsv2::types::{
     ApplicationCodeConfiguration, ApplicationCodeConfigurationUpdate, ApplicationConfiguration, ApplicationConfigurationUpdate,
     ApplicationRestoreConfiguration, ApplicationRestoreType, ApplicationSnapshotConfiguration, CheckpointConfiguration,
@@ -256,6 +260,21 @@ enum Failure {
     Other(DeployError),
 }
 
+impl Failure {
+    /// Sorts the error of `action`: `conflict` and `in_use` say whether the service error is of those kinds.
+    fn of<E, R>(e: SdkError<E, R>, conflict: fn(&E) -> bool, in_use: fn(&E) -> bool, action: impl FnOnce() -> String) -> Failure
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        match e.as_service_error() {
+            Some(s) if conflict(s) => Failure::Conflict,
+            Some(s) if in_use(s) => Failure::InUse,
+            _ => Failure::Other(DeployError::aws(action(), &e)),
+        }
+    }
+}
+
 /// Runs `call` with the application's version id; after a concurrent modification it pauses, reads the new version
 /// id and runs it again, at most `timing.conflict_attempts` times. `action` names the call in errors, `refused` what a
 /// status that forbids it does not allow ("an update").
@@ -366,14 +385,15 @@ pub async fn update(client: &Client, settings: &Settings, version_id: i64, chang
             .set_cloud_watch_logging_option_updates(logging.clone())
             .set_run_configuration_update(run.clone());
         async move {
-            match request.send().await {
-                Ok(out) => Ok(out.application_detail().map(|d| d.application_version_id()).unwrap_or(version_id + 1)),
-                Err(e) => Err(match e.as_service_error() {
-                    Some(s) if s.is_concurrent_modification_exception() => Failure::Conflict,
-                    Some(s) if s.is_resource_in_use_exception() => Failure::InUse,
-                    _ => Failure::Other(DeployError::aws(format!("UpdateApplication `{name}` from version {version_id}"), &e)),
-                }),
-            }
+            let out = request.send().await.map_err(|e| {
+                Failure::of(
+                    e,
+                    UpdateApplicationError::is_concurrent_modification_exception,
+                    UpdateApplicationError::is_resource_in_use_exception,
+                    || format!("UpdateApplication `{name}` from version {version_id}"),
+                )
+            })?;
+            Ok(out.application_detail().map(|d| d.application_version_id()).unwrap_or(version_id + 1))
         }
     })
     .await
@@ -389,17 +409,12 @@ pub async fn add_log_stream(client: &Client, name: &str, version_id: i64, arn: &
             .current_application_version_id(version_id)
             .cloud_watch_logging_option(option.clone());
         async move {
-            match request.send().await {
-                Ok(out) => Ok(out.application_version_id().unwrap_or(version_id + 1)),
-                Err(e) => Err(match e.as_service_error() {
-                    Some(s) if s.is_concurrent_modification_exception() => Failure::Conflict,
-                    Some(s) if s.is_resource_in_use_exception() => Failure::InUse,
-                    _ => Failure::Other(DeployError::aws(
-                        format!("AddApplicationCloudWatchLoggingOption `{name}` from version {version_id}"),
-                        &e,
-                    )),
-                }),
-            }
+            let out = request.send().await.map_err(|e| {
+                Failure::of(e, AddLoggingError::is_concurrent_modification_exception, AddLoggingError::is_resource_in_use_exception, || {
+                    format!("AddApplicationCloudWatchLoggingOption `{name}` from version {version_id}")
+                })
+            })?;
+            Ok(out.application_version_id().unwrap_or(version_id + 1))
         }
     })
     .await
@@ -430,20 +445,19 @@ pub async fn start(client: &Client, application: &str, from_snapshot: bool, stat
 
 /// Rolls the application back to its previous version.
 pub async fn rollback(client: &Client, application: &str, version_id: i64, timing: &Timing) -> Result<(), DeployError> {
-    let mut version_id = version_id;
-    let mut attempt = 0;
-    loop {
-        match client.rollback_application().application_name(application).current_application_version_id(version_id).send().await {
-            Ok(_) => return Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_concurrent_modification_exception()) => {
-                conflict_pause(application, &mut attempt, timing).await?;
-                if let Some(state) = describe(client, application).await? {
-                    version_id = state.version_id;
-                }
-            }
-            Err(e) => return Err(DeployError::Aws { action: format!("RollbackApplication `{application}`"), message: error_chain(&e) }),
+    at_current_version(client, application, version_id, "RollbackApplication", "a rollback", timing, |version_id| {
+        let request = client.rollback_application().application_name(application).current_application_version_id(version_id);
+        async move {
+            // Any other refusal is reported as the service worded it.
+            let never = |_: &RollbackApplicationError| false;
+            request.send().await.map(|_| ()).map_err(|e| {
+                Failure::of(e, RollbackApplicationError::is_concurrent_modification_exception, never, || {
+                    format!("RollbackApplication `{application}`")
+                })
+            })
         }
-    }
+    })
+    .await
 }
 
 async fn conflict_pause(application: &str, attempt: &mut u32, timing: &Timing) -> Result<(), DeployError> {

@@ -9,6 +9,7 @@
 #                                      provider would wait forever for the rule it wrote to read back
 # Everything else (KMS, Kinesis, S3, IAM, Logs, SNS, SQS, Firehose, Lambda, CloudWatch) is
 # created for real in moto and destroyed again; the script fails if destroy leaves state behind.
+# In between, the role policies are applied with VPC placement on and checked as the provider rendered them.
 #
 # Usage: infra/scripts/moto-apply.sh            (needs terraform, the preinstalled aws provider, moto_server)
 #        MOTO_KEEP_WORKDIR=1 infra/scripts/moto-apply.sh   keeps the scratch directory for inspection
@@ -91,6 +92,40 @@ need = ["kinesis_stream_name", "kinesis_stream_arn", "sns_topic_arn", "cloudwatc
 missing = [k for k in need if not out.get(k, {}).get("value")]
 if missing:
     sys.exit(f"moto-apply: outputs empty after apply: {', '.join(missing)}")
+PY
+# The IAM policies as the provider renders them, with VPC placement on: only the role policies are
+# applied that way (the function itself would need the subnets to exist in moto). Every statement that
+# manages network interfaces must be limited to the stack's own subnets, for the alerter as for Flink.
+if ! timeout "$step_timeout" terraform -chdir="$work/stack" apply -auto-approve -no-color \
+    -target=aws_iam_role_policy.alerter -target=aws_iam_role_policy.flink \
+    -var 'vpc_subnet_ids=["subnet-0123abcd"]' -var 'vpc_security_group_ids=["sg-0123abcd"]' >"$work/apply-vpc.log" 2>&1; then
+  tail -40 "$work/apply-vpc.log" >&2; die "terraform apply of the role policies with VPC placement against moto failed"
+fi
+tf show -json >"$work/vpc-state.json"
+python3 - "$work/vpc-state.json" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+eni_actions = {"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+               "ec2:CreateNetworkInterfacePermission"}
+checked, bad = 0, []
+for resource in state["values"]["root_module"]["resources"]:
+    if resource["type"] != "aws_iam_role_policy" or resource["name"] not in ("alerter", "flink"):
+        continue
+    for st in json.loads(resource["values"]["policy"])["Statement"]:
+        actions = st.get("Action", [])
+        actions = {actions} if isinstance(actions, str) else set(actions)
+        if not actions & eni_actions:
+            continue
+        checked += 1
+        subnets = st.get("Condition", {}).get("ArnEquals", {}).get("ec2:Subnet")
+        subnets = [subnets] if isinstance(subnets, str) else (subnets or [])
+        if not subnets or not all(s.endswith(":subnet/subnet-0123abcd") for s in subnets):
+            bad.append(f"{resource['address']} statement {st.get('Sid')}: {sorted(actions & eni_actions)} without an ec2:Subnet condition on the stack's subnets")
+if checked < 2:
+    sys.exit(f"moto-apply: expected network-interface statements in the Flink and alerter roles, found {checked}")
+if bad:
+    sys.exit("moto-apply: " + "; ".join(bad))
+print(f"moto-apply: {checked} rendered statements that manage network interfaces are limited to the stack's subnets")
 PY
 if ! timeout "$step_timeout" terraform -chdir="$work/stack" destroy -auto-approve -no-color >"$work/destroy.log" 2>&1; then
   tail -60 "$work/destroy.log" >&2; die "terraform destroy against moto failed"

@@ -402,6 +402,14 @@ data "aws_iam_policy_document" "alerter" {
         "ec2:UnassignPrivateIpAddresses",
       ]
       resources = [local.vpc_eni_arn]
+
+      # As for the Flink role: only interfaces in the stack's own subnets, not every
+      # interface of the account in the region.
+      condition {
+        test     = "ArnEquals"
+        variable = "ec2:Subnet"
+        values   = local.vpc_subnet_arns
+      }
     }
   }
 }

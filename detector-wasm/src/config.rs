@@ -116,6 +116,14 @@ pub const VELOCITY_RING: usize = 8;
 /// Hard ceiling for `max_record_bytes`: Kinesis records are at most 1 MiB, 16 MiB leaves room for files.
 pub const MAX_RECORD_BYTES_LIMIT: u32 = 16 * 1024 * 1024;
 
+/// Longest field name any key accepts, bytes. With the two limits below it bounds a verdict's size (names are
+/// copied into every verdict), which must fit the sinks (`verdict::MAX_OUTPUT_BYTES`).
+pub const MAX_FIELD_NAME_BYTES: usize = 128;
+/// Most fields in `key_field`.
+pub const MAX_KEY_FIELDS: usize = 8;
+/// Most fields in `attribute_fields`.
+pub const MAX_ATTRIBUTE_FIELDS: usize = 32;
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -275,6 +283,28 @@ impl Config {
         }
         if self.max_record_bytes == 0 || self.max_record_bytes > MAX_RECORD_BYTES_LIMIT {
             return bad("max_record_bytes", format!("must be between 1 and {MAX_RECORD_BYTES_LIMIT}, got {}", self.max_record_bytes));
+        }
+        if self.key_field.len() > MAX_KEY_FIELDS {
+            return bad("key_field", format!("names {} fields; a composite key has at most {MAX_KEY_FIELDS}", self.key_field.len()));
+        }
+        if self.attribute_fields.len() > MAX_ATTRIBUTE_FIELDS {
+            return bad(
+                "attribute_fields",
+                format!("names {} fields; at most {MAX_ATTRIBUTE_FIELDS} are copied into verdicts", self.attribute_fields.len()),
+            );
+        }
+        let names = [
+            ("key_field", &self.key_field[..]),
+            ("value_field", std::slice::from_ref(&self.value_field)),
+            ("timestamp_field", std::slice::from_ref(&self.timestamp_field)),
+            ("event_id_field", std::slice::from_ref(&self.event_id_field)),
+            ("label_field", std::slice::from_ref(&self.label_field)),
+            ("attribute_fields", &self.attribute_fields[..]),
+        ];
+        for (key, fields) in names {
+            if let Some(long) = fields.iter().find(|f| f.len() > MAX_FIELD_NAME_BYTES) {
+                return bad(key, format!("field name of {} bytes; names are limited to {MAX_FIELD_NAME_BYTES} bytes", long.len()));
+            }
         }
         let mut named: Vec<&str> = self.key_field.iter().map(String::as_str).collect();
         named.extend([self.value_field.as_str(), self.timestamp_field.as_str(), self.event_id_field.as_str(), self.label_field.as_str()]);

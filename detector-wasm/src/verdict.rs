@@ -7,8 +7,26 @@ use std::collections::BTreeMap;
 
 /// The verdict schema this kernel writes. Readers refuse versions they do not know.
 pub const VERDICT_SCHEMA_VERSION: u32 = 1;
-/// The dead-letter schema this kernel writes.
-pub const DEAD_LETTER_SCHEMA_VERSION: u32 = 1;
+/// The dead-letter schema this kernel writes. 2: `raw`/`rawBase64` may hold only the record's beginning
+/// (`truncated`), and `rawBytes` and `rawSha256` describe the whole record.
+pub const DEAD_LETTER_SCHEMA_VERSION: u32 = 2;
+
+/// Largest verdict or dead letter the kernel writes, in bytes of JSON. Every sink an output goes to takes more: a
+/// Kinesis record 1 MiB (data and partition key together), a Firehose record 1000 KiB, an SQS message or an
+/// EventBridge event 256 KiB. A dead letter embeds the record it refuses, and escaping makes JSON larger than its
+/// input (a control character takes 6 bytes, base64 takes 4 for 3), so without a cap a hostile record of 600 KB
+/// became a dead letter the Kinesis sink refused: the job failed, restarted from its checkpoint and met the record
+/// again, a loop that stopped all detection. Verdicts stay under it by the configuration's bounds (key and event
+/// id at most 256 bytes, at most `config::MAX_ATTRIBUTE_FIELDS` attributes of at most 256 bytes, field names of at
+/// most `config::MAX_FIELD_NAME_BYTES`); `tests/output_limits.rs` checks both.
+pub const MAX_OUTPUT_BYTES: usize = 256 * 1024;
+/// Most bytes a dead letter spends on the record itself: its beginning, as JSON-escaped text (`raw`) or as base64
+/// (`rawBase64`). Enough to see what is wrong with a record; the whole record is in the raw archive, found by its
+/// `rawSha256`.
+pub const RAW_EXCERPT_BYTES: usize = 64 * 1024;
+/// Longest reason, field name and key a dead letter carries, in bytes before escaping (a host's reason is an
+/// exception message of unknown length).
+pub const DEAD_LETTER_TEXT_BYTES: usize = 1024;
 
 /// The outcome for one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,20 +198,51 @@ pub struct DeadLetter {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub key: Option<String>,
     /// The record as received when it is UTF-8 (else `rawBase64`); for `detect` failures, the parsed event as JSON.
+    /// Only its beginning when `truncated`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub raw: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub raw_base64: Option<String>,
+    /// Length of the whole record, in bytes.
+    #[serde(default)]
+    pub raw_bytes: u64,
+    /// SHA-256 of the whole record, lowercase hex: finds it in the raw archive, and tells two records apart whose
+    /// beginnings are the same.
+    #[serde(default)]
+    pub raw_sha256: String,
+    /// Whether `raw` (or `rawBase64`) holds only the record's first bytes, cut to keep the dead letter within
+    /// [`MAX_OUTPUT_BYTES`].
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 impl DeadLetter {
-    /// A dead letter carrying `raw` losslessly (as text when it is UTF-8, else base64).
+    /// A dead letter carrying `raw` (as text when it is UTF-8, else base64), whole when it fits in
+    /// [`RAW_EXCERPT_BYTES`] and otherwise its beginning, with the whole record's length and SHA-256. Reason, field
+    /// and key are cut to [`DEAD_LETTER_TEXT_BYTES`], so the JSON is always within [`MAX_OUTPUT_BYTES`].
     pub fn new(stage: &str, field: Option<String>, reason: String, key: Option<String>, raw: &[u8]) -> DeadLetter {
-        let (raw, raw_base64) = match std::str::from_utf8(raw) {
-            Ok(text) => (Some(text.to_string()), None),
-            Err(_) => (None, Some(base64(raw))),
+        let (excerpt, raw_base64, kept) = match std::str::from_utf8(raw) {
+            Ok(text) => {
+                let prefix = json_prefix(text, RAW_EXCERPT_BYTES);
+                (Some(prefix.to_string()), None, prefix.len())
+            }
+            Err(_) => {
+                let prefix = &raw[..raw.len().min(RAW_EXCERPT_BYTES / 4 * 3)];
+                (None, Some(base64(prefix)), prefix.len())
+            }
         };
-        DeadLetter { schema_version: DEAD_LETTER_SCHEMA_VERSION, stage: stage.into(), field, reason, key, raw, raw_base64 }
+        DeadLetter {
+            schema_version: DEAD_LETTER_SCHEMA_VERSION,
+            stage: stage.into(),
+            field: field.map(|f| cut(f, DEAD_LETTER_TEXT_BYTES)),
+            reason: cut(reason, DEAD_LETTER_TEXT_BYTES),
+            key: key.map(|k| cut(k, DEAD_LETTER_TEXT_BYTES)),
+            raw: excerpt,
+            raw_base64,
+            raw_bytes: raw.len() as u64,
+            raw_sha256: sha256_hex(raw),
+            truncated: kept < raw.len(),
+        }
     }
 
     /// The JSON line.
@@ -209,6 +258,48 @@ pub fn anomaly_id(key: &str, event_id: &str) -> String {
     bytes.push(0);
     bytes.extend_from_slice(event_id.as_bytes());
     format!("an-{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
+}
+
+/// The longest prefix of `text` (on a character boundary) whose JSON string escaping takes at most `max` bytes.
+fn json_prefix(text: &str, max: usize) -> &str {
+    if text.len().saturating_mul(6) <= max {
+        return text;
+    }
+    let mut used = 0;
+    for (i, c) in text.char_indices() {
+        // What serde_json writes for the character: a two-letter escape, \u00XX, or the UTF-8 bytes.
+        used += match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if used > max {
+            return &text[..i];
+        }
+    }
+    text
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
+fn cut(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// SHA-256 in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
+        s.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
+        s.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
+        s
+    })
 }
 
 /// Standard base64 with padding.
@@ -264,5 +355,34 @@ mod tests {
         let d = DeadLetter::new("parse", None, "bad".into(), None, &[0xff, 0xfe]);
         assert_eq!(d.raw, None);
         assert_eq!(d.raw_base64.as_deref(), Some("//4="));
+        assert_eq!((d.raw_bytes, d.truncated), (2, false));
+    }
+
+    #[test]
+    fn sha256_matches_the_fips_vectors() {
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn an_excerpt_is_cut_where_its_escaped_form_reaches_the_budget_never_inside_a_character() {
+        assert_eq!(json_prefix("abc", 3), "abc");
+        assert_eq!(json_prefix("ab\"c", 3), "ab");
+        assert_eq!(json_prefix("\u{1}\u{1}", 11), "\u{1}");
+        assert_eq!(json_prefix("aé", 2), "a");
+        for (text, max) in [("x\u{1}\"\\\né€😀".repeat(50), 97), ("\u{1f}".repeat(100), 60)] {
+            let prefix = json_prefix(&text, max);
+            let escaped = serde_json::to_string(prefix).unwrap().len() - 2;
+            assert!(escaped <= max, "{escaped} > {max}");
+            let one_more = text[prefix.len()..].chars().next().map(|c| &text[..prefix.len() + c.len_utf8()]).unwrap();
+            assert!(serde_json::to_string(one_more).unwrap().len() - 2 > max, "the prefix could have been longer");
+        }
+    }
+
+    #[test]
+    fn long_reasons_and_keys_are_cut_with_a_mark() {
+        let d = DeadLetter::new("kernel", Some("f".repeat(5000)), "é".repeat(5000), Some("k".repeat(5000)), b"x");
+        assert!(d.reason.len() <= DEAD_LETTER_TEXT_BYTES && d.reason.ends_with('…'));
+        assert!(d.field.unwrap().len() <= DEAD_LETTER_TEXT_BYTES && d.key.unwrap().len() <= DEAD_LETTER_TEXT_BYTES);
     }
 }

@@ -156,8 +156,9 @@ class NativeKernelTest {
     @Test
     void dead_letters_made_by_the_job_use_the_kernels_format() {
         String letter = new String(NativeKernel.deadLetter("it broke", new byte[] {(byte) 0xff}, false), StandardCharsets.UTF_8);
-        assertEquals("{\"schemaVersion\":1,\"stage\":\"kernel\",\"reason\":\"it broke\",\"rawBase64\":\"/w==\"}", letter);
+        assertEquals("{\"schemaVersion\":2,\"stage\":\"kernel\",\"reason\":\"it broke\",\"rawBase64\":\"/w==\",\"rawBytes\":1,"
+                + "\"rawSha256\":\"a8100ae6aa1940d0b663bb31cd466142ebbdbd5187131b92d93818987832eb89\",\"truncated\":false}", letter);
         assertFalse(DeadLetters.isInvalidRecord(letter.getBytes(StandardCharsets.UTF_8)));
-        assertTrue(DeadLetters.isInvalidRecord("{\"schemaVersion\":1,\"stage\":\"parse\",\"reason\":\"x\"}".getBytes(StandardCharsets.UTF_8)));
+        assertTrue(DeadLetters.isInvalidRecord("{\"schemaVersion\":2,\"stage\":\"parse\",\"reason\":\"x\"}".getBytes(StandardCharsets.UTF_8)));
     }
 }

@@ -331,10 +331,44 @@ data "aws_iam_policy_document" "alerter" {
   }
 
   statement {
-    # Used by the event source mapping's on-failure destination and the async DLQ.
-    sid       = "ParkFailedBatches"
+    # The dead-letter queue of asynchronous invocations.
+    sid       = "ParkFailedAsyncEvents"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.alerter_failures.arn]
+  }
+
+  statement {
+    # Records the alerter can never alert on (it writes them), and batches that kept
+    # failing (the event source mapping's on-failure destination writes them).
+    sid       = "KeepWhatIsNotAlerted"
+    actions   = ["s3:PutObject"]
+    resources = [for prefix in values(local.kept) : "${aws_s3_bucket.archive.arn}/${prefix}/*"]
+  }
+
+  statement {
+    # Lambda's S3 on-failure destination requires it.
+    sid       = "LocateArchiveBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.archive.arn]
+  }
+
+  statement {
+    sid       = "EncryptKeptObjects"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.kms_via.s3]
+    }
+
+    # With a bucket key the context is the bucket ARN, without one the object ARN.
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = concat([aws_s3_bucket.archive.arn], [for prefix in values(local.kept) : "${aws_s3_bucket.archive.arn}/${prefix}/*"])
+    }
   }
 
   statement {

@@ -1,13 +1,23 @@
 # The alerter turns anomaly records into SNS alerts and EMF metrics. Nothing it
-# cannot handle is lost: failing records are bisected and retried a bounded
-# number of times, then parked on an encrypted queue that has its own alarm.
+# cannot handle is lost, and every record that is not alerted on is kept with its
+# payload in the archive bucket:
+# - a record that can never become an alert (not a verdict, unknown schemaVersion,
+#   a message SNS refuses) is written by the alerter itself under unalertable/,
+#   counted in InvalidAnomalyRecords, which has an alarm;
+# - a batch that keeps failing (SNS down, throttled, a KMS or permission fault) is
+#   bisected and retried a bounded number of times, then Lambda writes it, the
+#   records included, under aws/lambda/ (the on-failure destination; an SQS
+#   destination would receive only shard and sequence numbers, pointing into a
+#   stream that forgets them after kinesis_retention_hours).
 
+# Asynchronous invocations only (a manual `aws lambda invoke --invocation-type
+# Event`): Lambda's dead-letter queue, which receives the event itself.
 resource "aws_sqs_queue" "alerter_failures" {
   name              = "${local.name_prefix}-alerter-failures"
   kms_master_key_id = aws_kms_key.this.arn
   # A data key is reused for 5 minutes: fewer KMS calls, same key.
   kms_data_key_reuse_period_seconds = 300
-  # The maximum: parked anomalies must outlive a long weekend.
+  # The maximum: parked events must outlive a long weekend.
   message_retention_seconds = 1209600
 }
 
@@ -66,10 +76,12 @@ resource "aws_lambda_function" "alerter" {
 
   environment {
     variables = {
-      SNS_TOPIC_ARN    = aws_sns_topic.alerts.arn
-      APPLICATION_NAME = local.application_name
-      DASHBOARD_URL    = local.dashboard_url
-      RUST_LOG         = var.alerter_log_level
+      SNS_TOPIC_ARN      = aws_sns_topic.alerts.arn
+      APPLICATION_NAME   = local.application_name
+      DASHBOARD_URL      = local.dashboard_url
+      UNALERTABLE_BUCKET = aws_s3_bucket.archive.id
+      UNALERTABLE_PREFIX = "${local.kept.unalertable}/"
+      RUST_LOG           = var.alerter_log_level
     }
   }
 
@@ -127,9 +139,12 @@ resource "aws_lambda_event_source_mapping" "alerter" {
   maximum_retry_attempts         = var.alerter_maximum_retry_attempts
   maximum_record_age_in_seconds  = var.alerter_maximum_record_age_seconds
 
+  # S3, not SQS: Lambda writes the whole invocation record, payload included.
   destination_config {
     on_failure {
-      destination_arn = aws_sqs_queue.alerter_failures.arn
+      destination_arn = aws_s3_bucket.archive.arn
     }
   }
+
+  depends_on = [aws_iam_role_policy.alerter]
 }

@@ -6,8 +6,11 @@ locals {
   anomaly_metric_dimensions = { Application = local.application_name }
 
   # Alarm names start with name_prefix: the KMS key and topic policies let
-  # CloudWatch publish only for alarms named that way.
-  alarm_actions = [aws_sns_topic.alerts.arn]
+  # CloudWatch publish only for alarms named that way. Alarms go to the operations
+  # topic: the alert topic's subscribers get one message per anomaly and nothing else.
+  alarm_actions = [aws_sns_topic.operations.arn]
+
+  dead_letters_stream_name = aws_kinesis_stream.this["dead_letters"].name
 
   widget_defaults = { region = local.region, period = 60 }
 }
@@ -125,12 +128,29 @@ resource "aws_cloudwatch_dashboard" "main" {
           ]
         })
       },
+      {
+        # Every count here has a loss alarm; each should stay at zero.
+        type = "metric", x = 0, y = 20, width = 24, height = 6
+        properties = merge(local.widget_defaults, {
+          title  = "Records that did not reach their destination (each is kept, and alarmed on)"
+          stat   = "Sum"
+          period = 300
+          metrics = concat(
+            [
+              ["AWS/Kinesis", "IncomingRecords", "StreamName", local.dead_letters_stream_name, { label = "dead letters" }],
+              ["AnomalyDetection", "InvalidAnomalyRecords", "Application", local.application_name, { label = "unalertable records" }],
+              ["AWS/Lambda", "DestinationDeliveryFailures", "FunctionName", local.alerter_function_name, { label = "failed batches not parked" }],
+            ],
+            [for k, a in local.archives : ["AWS/Firehose", "DeliveryToS3.Success", "DeliveryStreamName", aws_kinesis_firehose_delivery_stream.archive[k].name, { stat = "Minimum", yAxis = "right", label = "${a.prefix} delivery success" }]],
+          )
+        })
+      },
     ]
   })
 }
 
 ###############################################################################
-# Alarms: every one notifies the topic when it fires and when it clears
+# Alarms: every one notifies the operations topic when it fires and when it clears
 ###############################################################################
 
 resource "aws_cloudwatch_metric_alarm" "anomaly_spike" {
@@ -206,7 +226,7 @@ resource "aws_cloudwatch_metric_alarm" "alerter_errors" {
 
 resource "aws_cloudwatch_metric_alarm" "alerter_failures_queue" {
   alarm_name          = "${local.name_prefix}-alerter-failures-queue"
-  alarm_description   = "Anomalies the alerter could not deliver are parked in ${aws_sqs_queue.alerter_failures.name}; inspect and redrive them."
+  alarm_description   = "Asynchronous invocations of the alerter that kept failing are parked in ${aws_sqs_queue.alerter_failures.name} (stream batches are parked in the archive bucket); inspect and redrive them."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.alerter_failures.name }
@@ -215,6 +235,147 @@ resource "aws_cloudwatch_metric_alarm" "alerter_failures_queue" {
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
+  treat_missing_data  = "notBreaching"
+  actions_enabled     = true
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+###############################################################################
+# Loss alarms: one for every place a record can stop short of its destination
+###############################################################################
+
+locals {
+  # Each fires when its metric, summed (or its statistic) over 5 minutes, crosses the threshold.
+  loss_alarms = merge(
+    {
+      unalertable-records = {
+        description = "The alerter met anomaly records it can never alert on (not a verdict, an unknown schemaVersion, a message SNS refuses). Each is kept under s3://${aws_s3_bucket.archive.id}/${local.kept.unalertable}/ with its reason; the alerter's log names it. A kernel newer than the alerter makes every record one: deploy a matching alerter, then send the kept records again."
+        namespace   = "AnomalyDetection"
+        metric      = "InvalidAnomalyRecords"
+        dimensions  = local.anomaly_metric_dimensions
+        statistic   = "Sum"
+        compare     = "GreaterThanThreshold"
+        threshold   = 0
+      }
+      dead-letters = {
+        description = "More than ${var.dead_letter_alarm_threshold} records reached ${local.dead_letters_stream_name} in 5 minutes: the kernel refused them (stage parse: the record's own fault, with the field) or failed on them (stage detect/kernel). Each is archived under dead-letters/ with its reason."
+        namespace   = "AWS/Kinesis"
+        metric      = "IncomingRecords"
+        dimensions  = { StreamName = local.dead_letters_stream_name }
+        statistic   = "Sum"
+        compare     = "GreaterThanThreshold"
+        threshold   = var.dead_letter_alarm_threshold
+      }
+      alerter-parking-failures = {
+        description = "Lambda could not write a failed batch of ${local.alerter_function_name} to its on-failure destination (the archive bucket): those anomalies are lost unless still in the stream. Check the role's S3 and KMS permissions."
+        namespace   = "AWS/Lambda"
+        metric      = "DestinationDeliveryFailures"
+        dimensions  = { FunctionName = local.alerter_function_name }
+        statistic   = "Sum"
+        compare     = "GreaterThanThreshold"
+        threshold   = 0
+      }
+    },
+    { for k, a in local.archives : "firehose-${replace(k, "_", "-")}-delivery" => {
+      description = "Firehose failed to write ${a.stream} records to s3://${aws_s3_bucket.archive.id}/${a.prefix}/; it retries for 24 hours, then the records are gone. Its log group ${aws_cloudwatch_log_group.firehose[k].name} says why."
+      namespace   = "AWS/Firehose"
+      metric      = "DeliveryToS3.Success"
+      dimensions  = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.archive[k].name }
+      statistic   = "Minimum"
+      compare     = "LessThanThreshold"
+      threshold   = 1
+    } },
+    { for k, a in local.archives : "firehose-${replace(k, "_", "-")}-freshness" => {
+      description = "The oldest ${a.stream} record not yet in s3://${aws_s3_bucket.archive.id}/${a.prefix}/ is older than the buffering interval plus 15 minutes: delivery is stuck."
+      namespace   = "AWS/Firehose"
+      metric      = "DeliveryToS3.DataFreshness"
+      dimensions  = { DeliveryStreamName = aws_kinesis_firehose_delivery_stream.archive[k].name }
+      statistic   = "Maximum"
+      compare     = "GreaterThanThreshold"
+      threshold   = var.firehose_buffering_interval_seconds + 900
+    } },
+  )
+
+  # Counters of the running job only grow (and restart at zero with the job);
+  # RATE() > 0 means "it grew in this period", AWS's recommended form for them.
+  growth_alarms = {
+    kernel-errors = {
+      description = "The kernel failed on records in ${local.flink_application_name} (traps, unreadable state): they went to the dead letters with stage kernel or detect. Read the job's log group."
+      metric      = "kernelErrors"
+      statistic   = "Sum"
+    }
+    failed-checkpoints = {
+      description = "Checkpoints of ${local.flink_application_name} are failing: a restart would go back to an older checkpoint and replay more, and a snapshot may be missing when it is needed."
+      metric      = "numberOfFailedCheckpoints"
+      statistic   = "Maximum"
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "loss" {
+  for_each = local.loss_alarms
+
+  alarm_name          = "${local.name_prefix}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = each.value.compare
+  threshold           = each.value.threshold
+  # No datapoint means nothing happened: no record went astray.
+  treat_missing_data = "notBreaching"
+  actions_enabled    = true
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "job_growth" {
+  for_each = local.growth_alarms
+
+  alarm_name          = "${local.name_prefix}-${each.key}"
+  alarm_description   = each.value.description
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  actions_enabled     = true
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "growth"
+    expression  = "RATE(counter)"
+    label       = "${each.value.metric} per second"
+    return_data = true
+  }
+
+  metric_query {
+    id = "counter"
+    metric {
+      namespace   = "AWS/KinesisAnalytics"
+      metric_name = each.value.metric
+      dimensions  = { Application = local.flink_application_name }
+      stat        = each.value.statistic
+      period      = 300
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "alerter_iterator_age" {
+  alarm_name          = "${local.name_prefix}-alerter-iterator-age"
+  alarm_description   = "The alerter reads anomalies more than ${var.alerter_iterator_age_alarm_threshold_ms} ms old: alerts are late, or a batch is being retried; after ${var.alerter_maximum_record_age_seconds} s its records are parked under ${local.kept.alerter_failures}/ in the archive bucket."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = local.alerter_function_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alerter_iterator_age_alarm_threshold_ms
   treat_missing_data  = "notBreaching"
   actions_enabled     = true
   alarm_actions       = local.alarm_actions

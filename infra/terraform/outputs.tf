@@ -27,8 +27,13 @@ output "flink_service_role_arn" {
 }
 
 output "sns_topic_arn" {
-  description = "ARN of the KMS-encrypted SNS topic that receives anomaly alerts and alarm notifications."
+  description = "ARN of the KMS-encrypted SNS topic that receives anomaly alerts (one message per anomaly, from the alerter)."
   value       = aws_sns_topic.alerts.arn
+}
+
+output "operations_topic_arn" {
+  description = "ARN of the KMS-encrypted SNS topic every CloudWatch alarm of the stack notifies."
+  value       = aws_sns_topic.operations.arn
 }
 
 output "aws_region" {
@@ -102,8 +107,13 @@ output "alerter_function_name" {
 }
 
 output "alerter_failures_queue_url" {
-  description = "URL of the SQS queue holding anomaly batches the alerter could not deliver."
+  description = "URL of the SQS queue holding asynchronous alerter invocations that kept failing (stream batches are kept in the archive bucket, see kept_prefixes)."
   value       = aws_sqs_queue.alerter_failures.url
+}
+
+output "kept_prefixes" {
+  description = "Prefixes in the archive bucket where what was not alerted on is kept with its payload: unalertable (records the alerter can never alert on, with the reason) and alerter_failures (batches that kept failing, written by Lambda)."
+  value       = { for name, prefix in local.kept : name => "${prefix}/" }
 }
 
 output "dashboard_name" {

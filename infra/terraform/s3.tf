@@ -15,6 +15,15 @@ locals {
     anomalies    = { stream = "anomalies", prefix = "anomalies" }
     dead_letters = { stream = "dead_letters", prefix = "dead-letters" }
   }
+
+  # What the alerter could not alert on, kept in the same bucket: records it can
+  # never alert on (written by the alerter), and batches that kept failing
+  # (written by Lambda's on-failure destination, whose key layout is
+  # aws/lambda/<mapping uuid>/<shard>/<yyyy>/<mm>/<dd>/...).
+  kept = {
+    unalertable      = "unalertable"
+    alerter_failures = "aws/lambda"
+  }
 }
 
 ###############################################################################
@@ -168,6 +177,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "archive" {
     for_each = merge(
       { for name, a in local.archives : name => a.prefix },
       { for name, a in local.archives : "errors-${name}" => "errors/${a.prefix}" },
+      local.kept,
     )
     content {
       id     = "tier-and-expire-${replace(rule.key, "_", "-")}"

@@ -1,15 +1,38 @@
+# Two topics, so each subscriber gets one kind of message: `alerts` carries exactly
+# one message per anomaly (from the alerter, with severity/anomalyId/key attributes
+# that filter policies match on); `operations` carries every CloudWatch alarm
+# (the pipeline losing, delaying or refusing records), for whoever runs the stack.
+
 resource "aws_sns_topic" "alerts" {
   name              = "${local.name_prefix}-alerts"
   display_name      = "Anomaly alerts (${local.name_prefix})"
   kms_master_key_id = aws_kms_key.this.arn
 }
 
-data "aws_iam_policy_document" "alerts_topic" {
+resource "aws_sns_topic" "operations" {
+  name              = "${local.name_prefix}-operations"
+  display_name      = "Anomaly detection operations (${local.name_prefix})"
+  kms_master_key_id = aws_kms_key.this.arn
+}
+
+locals {
+  topic_arns = {
+    alerts     = aws_sns_topic.alerts.arn
+    operations = aws_sns_topic.operations.arn
+  }
+
+  # null operations_email: the one address given hears about both.
+  operations_email = coalesce(var.operations_email, var.notification_email, "none")
+}
+
+data "aws_iam_policy_document" "topic" {
+  for_each = local.topic_arns
+
   statement {
     sid       = "OwnerAccountManagesTopic"
     effect    = "Allow"
     actions   = ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [each.value]
 
     principals {
       type        = "AWS"
@@ -17,27 +40,31 @@ data "aws_iam_policy_document" "alerts_topic" {
     }
   }
 
-  statement {
-    sid       = "OurAlarmsPublish"
-    effect    = "Allow"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+  # Only the operations topic hears from CloudWatch.
+  dynamic "statement" {
+    for_each = each.key == "operations" ? [1] : []
+    content {
+      sid       = "OurAlarmsPublish"
+      effect    = "Allow"
+      actions   = ["sns:Publish"]
+      resources = [each.value]
 
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
+      principals {
+        type        = "Service"
+        identifiers = ["cloudwatch.amazonaws.com"]
+      }
 
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
 
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name_prefix}-*"]
+      condition {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name_prefix}-*"]
+      }
     }
   }
 
@@ -45,7 +72,7 @@ data "aws_iam_policy_document" "alerts_topic" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [each.value]
 
     principals {
       type        = "*"
@@ -60,9 +87,16 @@ data "aws_iam_policy_document" "alerts_topic" {
   }
 }
 
-resource "aws_sns_topic_policy" "alerts" {
-  arn    = aws_sns_topic.alerts.arn
-  policy = data.aws_iam_policy_document.alerts_topic.json
+resource "aws_sns_topic_policy" "topic" {
+  for_each = local.topic_arns
+
+  arn    = each.value
+  policy = data.aws_iam_policy_document.topic[each.key].json
+}
+
+moved {
+  from = aws_sns_topic_policy.alerts
+  to   = aws_sns_topic_policy.topic["alerts"]
 }
 
 # Only when an address is given: a subscription with an empty endpoint fails at apply.
@@ -72,4 +106,12 @@ resource "aws_sns_topic_subscription" "email" {
   topic_arn = aws_sns_topic.alerts.arn
   protocol  = "email"
   endpoint  = var.notification_email
+}
+
+resource "aws_sns_topic_subscription" "operations_email" {
+  count = local.operations_email == "none" ? 0 : 1
+
+  topic_arn = aws_sns_topic.operations.arn
+  protocol  = "email"
+  endpoint  = local.operations_email
 }

@@ -411,12 +411,18 @@ variable "alerter_maximum_retry_attempts" {
 
 variable "alerter_maximum_record_age_seconds" {
   type        = number
-  description = "Anomaly records older than this go to the on-failure queue instead of being retried (60-604800)."
+  description = "Anomaly records older than this are parked in the archive bucket (with their payload) instead of being retried (60-604800, and at most kinesis_retention_hours)."
   default     = 3600
 
   validation {
     condition     = var.alerter_maximum_record_age_seconds >= 60 && var.alerter_maximum_record_age_seconds <= 604800
     error_message = "alerter_maximum_record_age_seconds must be from 60 to 604800 (a bounded age: -1 would keep retrying until the record expires from the stream)."
+  }
+
+  # A record still being retried when the stream expires it is gone without a trace.
+  validation {
+    condition     = var.alerter_maximum_record_age_seconds <= var.kinesis_retention_hours * 3600
+    error_message = "alerter_maximum_record_age_seconds must not exceed kinesis_retention_hours (in seconds): the stream would expire records the alerter is still retrying. Lower it or raise kinesis_retention_hours."
   }
 }
 
@@ -426,13 +432,25 @@ variable "alerter_maximum_record_age_seconds" {
 
 variable "notification_email" {
   type        = string
-  description = "Email address subscribed to the alert topic (AWS sends a confirmation mail). null = no subscription."
+  description = "Email address subscribed to the alert topic (one message per anomaly; AWS sends a confirmation mail first). null = no subscription. Also gets the operations topic's alarms unless operations_email is set."
   default     = null
   nullable    = true
 
   validation {
     condition     = var.notification_email == null || can(regex("^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}$", var.notification_email))
     error_message = "notification_email must be a valid email address such as oncall@example.com, or null."
+  }
+}
+
+variable "operations_email" {
+  type        = string
+  description = "Email address subscribed to the operations topic, which every CloudWatch alarm notifies (not the alert topic, whose subscribers get anomalies only). null = notification_email; both null = no subscription."
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.operations_email == null || can(regex("^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}$", var.operations_email))
+    error_message = "operations_email must be a valid email address such as platform-oncall@example.com, or null."
   }
 }
 
@@ -466,6 +484,28 @@ variable "iterator_age_alarm_threshold_ms" {
   validation {
     condition     = var.iterator_age_alarm_threshold_ms >= 1000
     error_message = "iterator_age_alarm_threshold_ms must be at least 1000."
+  }
+}
+
+variable "alerter_iterator_age_alarm_threshold_ms" {
+  type        = number
+  description = "Alarm when the alerter reads anomalies older than this (ms) for 5 minutes: alerts are late, and records it keeps failing on head for the parking bucket after alerter_maximum_record_age_seconds."
+  default     = 300000
+
+  validation {
+    condition     = var.alerter_iterator_age_alarm_threshold_ms >= 1000
+    error_message = "alerter_iterator_age_alarm_threshold_ms must be at least 1000."
+  }
+}
+
+variable "dead_letter_alarm_threshold" {
+  type        = number
+  description = "Alarm when more than this many records reach the dead-letter stream in 5 minutes (records the kernel refused or failed on; each is archived under dead-letters/ with its reason)."
+  default     = 0
+
+  validation {
+    condition     = var.dead_letter_alarm_threshold >= 0 && floor(var.dead_letter_alarm_threshold) == var.dead_letter_alarm_threshold
+    error_message = "dead_letter_alarm_threshold must be a whole number of 0 or more."
   }
 }
 

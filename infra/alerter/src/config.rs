@@ -6,6 +6,8 @@ use std::fmt;
 const MAX_APPLICATION_CHARS: usize = 255;
 /// The link goes into every alert body; a bound keeps the body's size bounded (see `render`).
 const MAX_DASHBOARD_URL_CHARS: usize = 2048;
+/// Where unalertable records go in the bucket when `UNALERTABLE_PREFIX` is not set.
+const DEFAULT_PREFIX: &str = "unalertable/";
 
 /// What the function needs to know besides the records it is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,10 @@ pub struct Config {
     pub application: String,
     /// The dashboard linked from every alert (`DASHBOARD_URL`); no link when unset or empty.
     pub dashboard_url: Option<String>,
+    /// The bucket records that can never become alerts are kept in (`UNALERTABLE_BUCKET`), see [`crate::keep`].
+    pub unalertable_bucket: String,
+    /// Their key prefix (`UNALERTABLE_PREFIX`, default `unalertable/`); ends with `/` unless empty.
+    pub unalertable_prefix: String,
 }
 
 /// Why the environment does not describe a usable configuration.
@@ -63,7 +69,14 @@ impl Config {
                 why: format!("longer than {MAX_DASHBOARD_URL_CHARS} characters"),
             });
         }
-        Ok(Config { topic_arn, application, dashboard_url })
+        // Required: without a place to keep them, unalertable records would have to be dropped or block the shard.
+        let unalertable_bucket =
+            required("UNALERTABLE_BUCKET", "the S3 bucket that keeps records the alerter cannot alert on (Terraform: the archive bucket)")?;
+        let mut unalertable_prefix = get("UNALERTABLE_PREFIX").map(|v| v.trim().to_string()).unwrap_or_else(|| DEFAULT_PREFIX.into());
+        if !unalertable_prefix.is_empty() && !unalertable_prefix.ends_with('/') {
+            unalertable_prefix.push('/');
+        }
+        Ok(Config { topic_arn, application, dashboard_url, unalertable_bucket, unalertable_prefix })
     }
 
     /// Whether the topic is a FIFO topic, which needs a message group and takes a deduplication id.
@@ -101,9 +114,20 @@ fn check_application(name: &str) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// A valid configuration for the other modules' tests.
+    pub(crate) fn example() -> Config {
+        Config {
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:alerts".into(),
+            application: "frauddet-prod".into(),
+            dashboard_url: None,
+            unalertable_bucket: "archive".into(),
+            unalertable_prefix: "unalertable/".into(),
+        }
+    }
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -114,10 +138,32 @@ mod tests {
 
     #[test]
     fn reads_all_variables_and_treats_an_empty_dashboard_as_none() {
-        let config =
-            Config::from_lookup(lookup(&[("SNS_TOPIC_ARN", TOPIC), ("APPLICATION_NAME", "frauddet-prod"), ("DASHBOARD_URL", "")])).unwrap();
-        assert_eq!(config, Config { topic_arn: TOPIC.into(), application: "frauddet-prod".into(), dashboard_url: None });
+        let config = Config::from_lookup(lookup(&[
+            ("SNS_TOPIC_ARN", TOPIC),
+            ("APPLICATION_NAME", "frauddet-prod"),
+            ("DASHBOARD_URL", ""),
+            ("UNALERTABLE_BUCKET", "archive"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config,
+            Config {
+                topic_arn: TOPIC.into(),
+                application: "frauddet-prod".into(),
+                dashboard_url: None,
+                unalertable_bucket: "archive".into(),
+                unalertable_prefix: "unalertable/".into(),
+            }
+        );
         assert!(!config.is_fifo_topic());
+        let config = Config::from_lookup(lookup(&[
+            ("SNS_TOPIC_ARN", TOPIC),
+            ("APPLICATION_NAME", "a"),
+            ("UNALERTABLE_BUCKET", "b"),
+            ("UNALERTABLE_PREFIX", "kept"),
+        ]))
+        .unwrap();
+        assert_eq!(config.unalertable_prefix, "kept/");
     }
 
     #[test]
@@ -126,6 +172,8 @@ mod tests {
         assert!(err.to_string().starts_with("environment variable SNS_TOPIC_ARN is not set"), "{err}");
         let err = Config::from_lookup(lookup(&[("SNS_TOPIC_ARN", TOPIC), ("APPLICATION_NAME", "  ")])).unwrap_err();
         assert!(err.to_string().contains("APPLICATION_NAME"), "{err}");
+        let err = Config::from_lookup(lookup(&[("SNS_TOPIC_ARN", TOPIC), ("APPLICATION_NAME", "a")])).unwrap_err();
+        assert!(err.to_string().starts_with("environment variable UNALERTABLE_BUCKET is not set"), "{err}");
     }
 
     #[test]
@@ -144,9 +192,12 @@ mod tests {
 
     #[test]
     fn recognises_fifo_topics() {
-        let config =
-            Config::from_lookup(lookup(&[("SNS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:alerts.fifo"), ("APPLICATION_NAME", "a")]))
-                .unwrap();
+        let config = Config::from_lookup(lookup(&[
+            ("SNS_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:alerts.fifo"),
+            ("APPLICATION_NAME", "a"),
+            ("UNALERTABLE_BUCKET", "b"),
+        ]))
+        .unwrap();
         assert!(config.is_fifo_topic());
     }
 }

@@ -1,12 +1,15 @@
-//! One invocation: decode every record, publish each distinct anomaly once, and report exactly the records whose
-//! publish may succeed on a retry.
+//! One invocation: decode every record, publish each distinct anomaly once, keep every record that can never become
+//! an alert, and report exactly the records that may succeed on a retry.
 //!
 //! Lambda checkpoints a Kinesis shard before the lowest reported sequence number and retries from there, so
 //! reporting a record that can never succeed would block its shard until the retries run out. Records that can
-//! never succeed are therefore logged at error level and counted in `InvalidAnomalyRecords` instead.
+//! never succeed are therefore logged at error level, counted in `InvalidAnomalyRecords` and kept with their
+//! payload and the reason ([`crate::keep`]); only one that cannot be kept either is reported, so it is retried
+//! rather than lost.
 
 use crate::config::Config;
 use crate::decode::{self, Anomaly};
+use crate::keep::{self, Keeper};
 use crate::metrics::BatchMetrics;
 use crate::publish::{PublishFailure, Publisher};
 use crate::render::{self, Alert};
@@ -40,16 +43,19 @@ pub struct BatchOutcome {
     pub failed: Vec<String>,
     /// The counts for this invocation's EMF documents.
     pub metrics: BatchMetrics,
+    /// Unalertable records that could not be kept and cannot be reported (no sequence number): the invocation fails.
+    pub unkept_without_sequence_number: usize,
 }
 
 /// The Lambda handler: processes the batch, writes its metrics to stdout, and returns the batch item failures.
-pub async fn handle<P: Publisher>(
+pub async fn handle<P: Publisher, K: Keeper>(
     event: LambdaEvent<KinesisBatch>,
     config: &Config,
     publisher: &P,
+    keeper: &K,
 ) -> Result<KinesisEventResponse, lambda_runtime::Error> {
     let (batch, context) = event.into_parts();
-    let outcome = process(&batch.records, config, publisher, time_left(context.deadline(), SystemTime::now())).await;
+    let outcome = process(&batch.records, config, publisher, keeper, time_left(context.deadline(), SystemTime::now())).await;
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     write_metrics(&outcome.metrics.emf_lines(&config.application, now_ms));
     info!(
@@ -59,19 +65,43 @@ pub async fn handle<P: Publisher>(
         failed_records = outcome.failed.len(),
         "batch done"
     );
+    if outcome.unkept_without_sequence_number > 0 {
+        // It cannot be reported by itself, and dropping it would lose it: fail the invocation, so Lambda retries
+        // the batch (bisecting it) and finally parks it, records included, in the on-failure destination.
+        return Err(format!(
+            "{} unalertable record(s) without a sequence number could not be kept; failing the batch so it is retried",
+            outcome.unkept_without_sequence_number
+        )
+        .into());
+    }
     let mut response = KinesisEventResponse::default();
     response.set_failures(outcome.failed);
     Ok(response)
 }
 
-/// Decodes, dedupes and publishes `records`; `time_left` is how long the invocation may still run, if known.
-pub async fn process<P: Publisher>(records: &[Value], config: &Config, publisher: &P, time_left: Option<Duration>) -> BatchOutcome {
+/// A record that will not become an alert, and why.
+struct Unalertable<'a> {
+    record: &'a Value,
+    sequence_number: Option<String>,
+    reason: String,
+}
+
+/// Decodes, dedupes and publishes `records`, and keeps the unalertable ones; `time_left` is how long the invocation
+/// may still run, if known.
+pub async fn process<P: Publisher, K: Keeper>(
+    records: &[Value],
+    config: &Config,
+    publisher: &P,
+    keeper: &K,
+    time_left: Option<Duration>,
+) -> BatchOutcome {
     let mut metrics = BatchMetrics::default();
     // Distinct anomalies in first-seen order, and every decoded record (in batch order) with its anomaly's index.
     let mut anomalies: Vec<Anomaly> = Vec::new();
-    let mut records_of: Vec<Vec<String>> = Vec::new();
+    let mut records_of: Vec<Vec<(String, &Value)>> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let mut decoded: Vec<(String, usize)> = Vec::new();
+    let mut unalertable: Vec<Unalertable> = Vec::new();
     for record in records {
         match decode::decode(record) {
             Ok(anomaly) => {
@@ -88,16 +118,17 @@ pub async fn process<P: Publisher>(records: &[Value], config: &Config, publisher
                         anomalies.len() - 1
                     }
                 };
-                records_of[index].push(sequence_number.clone());
+                records_of[index].push((sequence_number.clone(), record));
                 decoded.push((sequence_number, index));
             }
             Err(invalid) => {
                 error!(
                     sequence_number = invalid.sequence_number.as_deref().unwrap_or("(none)"),
                     reason = invalid.reason,
-                    "dropping a record that can never be alerted on"
+                    "a record that can never be alerted on; keeping it"
                 );
                 metrics.invalid();
+                unalertable.push(Unalertable { record, sequence_number: invalid.sequence_number, reason: invalid.reason });
             }
         }
     }
@@ -119,19 +150,68 @@ pub async fn process<P: Publisher>(records: &[Value], config: &Config, publisher
                 metrics.published(anomaly.severity);
             }
             Err(PublishFailure::Transient(e)) => {
+                let sequence_numbers: Vec<&str> = sequence_numbers.iter().map(|(s, _)| s.as_str()).collect();
                 warn!(anomaly_id, ?sequence_numbers, error = e, "publish failed; reporting the records for retry");
                 retry[index] = true;
             }
             Err(PublishFailure::Permanent(e)) => {
-                for sequence_number in sequence_numbers {
-                    error!(sequence_number, anomaly_id, reason = e, "SNS refused the alert; dropping the record");
+                for (sequence_number, record) in sequence_numbers {
+                    error!(sequence_number, anomaly_id, reason = e, "SNS refused the alert; keeping the record");
                     metrics.invalid();
+                    unalertable.push(Unalertable {
+                        record,
+                        sequence_number: Some(sequence_number.clone()),
+                        reason: format!("SNS refused the alert: {e}"),
+                    });
                 }
             }
         }
     }
-    let failed = decoded.into_iter().filter(|&(_, index)| retry[index]).map(|(sequence_number, _)| sequence_number).collect();
-    BatchOutcome { failed, metrics }
+
+    let now = chrono::Utc::now();
+    let kept: Vec<(usize, Result<(), String>)> = stream::iter(unalertable.iter().enumerate())
+        .map(|(index, u)| async move {
+            let key = keep::object_key(&config.unalertable_prefix, u.record, now);
+            let body = keep::object_body(u.record, &u.reason, config, now);
+            (index, keep_before(keeper, &key, body, deadline).await)
+        })
+        .buffer_unordered(PUBLISH_CONCURRENCY)
+        .collect()
+        .await;
+    let mut not_kept: Vec<&str> = Vec::new();
+    let mut unkept_without_sequence_number = 0;
+    for (index, result) in kept {
+        let u = &unalertable[index];
+        match (result, &u.sequence_number) {
+            (Ok(()), _) => {}
+            (Err(e), Some(sequence_number)) => {
+                warn!(sequence_number, error = e, "cannot keep an unalertable record; reporting it for retry");
+                not_kept.push(sequence_number);
+            }
+            (Err(e), None) => {
+                error!(error = e, "cannot keep an unalertable record that has no sequence number");
+                unkept_without_sequence_number += 1;
+            }
+        }
+    }
+
+    let failed = records
+        .iter()
+        .filter_map(|r| r.pointer("/kinesis/sequenceNumber").and_then(Value::as_str))
+        .filter(|s| decoded.iter().any(|(sequence_number, index)| sequence_number == s && retry[*index]) || not_kept.contains(s))
+        .map(str::to_string)
+        .collect();
+    BatchOutcome { failed, metrics, unkept_without_sequence_number }
+}
+
+/// Keeps one record, giving up at `deadline` like a publish does.
+async fn keep_before<K: Keeper>(keeper: &K, key: &str, body: Vec<u8>, deadline: Option<tokio::time::Instant>) -> Result<(), String> {
+    match deadline {
+        None => keeper.keep(key, body).await,
+        Some(deadline) => tokio::time::timeout_at(deadline, keeper.keep(key, body))
+            .await
+            .unwrap_or_else(|_| Err("the invocation's time ran out before S3 answered".into())),
+    }
 }
 
 /// Publishes `alert`, giving up (transiently) at `deadline`: a batch that reports its failures in time is retried
@@ -199,8 +279,39 @@ mod tests {
         }
     }
 
+    /// A keeper that records what it keeps, and fails for the sequence numbers it is told to.
+    #[derive(Default)]
+    struct Shelf {
+        failing: HashSet<String>,
+        kept: Mutex<Vec<(String, Value)>>,
+    }
+
+    impl Keeper for Shelf {
+        async fn keep(&self, key: &str, body: Vec<u8>) -> Result<(), String> {
+            if self.failing.iter().any(|s| key.contains(s.as_str())) {
+                return Err("S3: AccessDenied".into());
+            }
+            self.kept.lock().unwrap().push((key.to_string(), serde_json::from_slice(&body).unwrap()));
+            Ok(())
+        }
+    }
+
+    impl Shelf {
+        fn kept_sequences(&self) -> Vec<String> {
+            let mut kept: Vec<String> = self
+                .kept
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, body)| body["record"]["kinesis"]["sequenceNumber"].as_str().unwrap_or("(none)").to_string())
+                .collect();
+            kept.sort();
+            kept
+        }
+    }
+
     fn config() -> Config {
-        Config { topic_arn: "arn:aws:sns:eu-west-1:123456789012:alerts".into(), application: "frauddet-prod".into(), dashboard_url: None }
+        crate::config::tests::example()
     }
 
     fn good(sequence: &str, key: &str, event_id: &str, severity: Severity) -> Value {
@@ -219,7 +330,7 @@ mod tests {
     async fn a_clean_batch_publishes_everything_and_reports_nothing() {
         let publisher = Scripted::default();
         let records = [good("1", "u1", "e1", Severity::High), good("2", "u2", "e2", Severity::Low)];
-        let outcome = process(&records, &config(), &publisher, None).await;
+        let outcome = process(&records, &config(), &publisher, &Shelf::default(), None).await;
         assert_eq!(outcome.failed, Vec::<String>::new());
         assert_eq!(outcome.metrics.anomalies_published(), 2);
         assert_eq!(publisher.attempts.lock().unwrap().len(), 2);
@@ -246,7 +357,7 @@ mod tests {
             record("108", &line(&normal)),
             good("109", "u8", "e8", Severity::Low),
         ];
-        let outcome = process(&records, &config(), &publisher, None).await;
+        let outcome = process(&records, &config(), &publisher, &Shelf::default(), None).await;
         assert_eq!(outcome.failed, ["102", "105", "106"]);
         // u1, u3, u5, u6, u8: one attempt per distinct anomaly, however many records carry it.
         let mut attempts = publisher.attempts.lock().unwrap().clone();
@@ -264,10 +375,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_record_that_can_never_be_alerted_on_is_kept_with_its_payload_and_reason() {
+        let publisher = Scripted { permanent: HashSet::from([id("u6", "e6")]), ..Scripted::default() };
+        let mut normal = verdict("u7", "e7", Severity::Low);
+        normal.status = Status::Normal;
+        let records = [
+            good("1", "u1", "e1", Severity::High),
+            record_b64("2", "%%% not base64 %%%"),
+            record("3", b"{\"schemaVersion\": 99}"),
+            record("4", &line(&normal)),
+            good("5", "u6", "e6", Severity::High), // SNS refuses it
+            good("6", "u6", "e6", Severity::High), // the same anomaly again: kept too
+        ];
+        let shelf = Shelf::default();
+        let outcome = process(&records, &config(), &publisher, &shelf, None).await;
+        assert!(outcome.failed.is_empty(), "nothing to retry: {:?}", outcome.failed);
+        assert_eq!(shelf.kept_sequences(), ["2", "3", "4", "5", "6"]);
+        assert_eq!(outcome.metrics.invalid_records(), 5);
+        let kept = shelf.kept.lock().unwrap();
+        let (key, body) = kept.iter().find(|(_, b)| b["record"]["kinesis"]["sequenceNumber"] == "3").unwrap();
+        assert_eq!(key, "unalertable/2025/01/01/shardId-000000000000/3.json");
+        assert!(body["reason"].as_str().unwrap().starts_with("unknown schemaVersion 99"), "{body}");
+        assert_eq!(body["record"], records[2], "the record as delivered, payload included");
+        let (_, refused) = kept.iter().find(|(_, b)| b["record"]["kinesis"]["sequenceNumber"] == "5").unwrap();
+        assert!(refused["reason"].as_str().unwrap().starts_with("SNS refused the alert: InvalidParameter"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_record_that_cannot_be_kept_is_reported_for_retry_not_dropped() {
+        let shelf = Shelf { failing: HashSet::from(["/3.json".to_string()]), ..Shelf::default() };
+        let records = [good("1", "u1", "e1", Severity::High), record("2", b"[]"), record("3", b"{\"schemaVersion\": 99}")];
+        let outcome = process(&records, &config(), &Scripted::default(), &shelf, None).await;
+        assert_eq!(outcome.failed, ["3"]);
+        assert_eq!(shelf.kept_sequences(), ["2"]);
+        assert_eq!(outcome.unkept_without_sequence_number, 0);
+    }
+
+    #[tokio::test]
+    async fn a_record_without_sequence_number_that_cannot_be_kept_fails_the_invocation() {
+        let shelf = Shelf { failing: HashSet::from(["no-sequence-".to_string()]), ..Shelf::default() };
+        let records = [serde_json::json!({"kinesis": {}})];
+        let outcome = process(&records, &config(), &Scripted::default(), &shelf, None).await;
+        assert_eq!(outcome.unkept_without_sequence_number, 1, "the handler turns this into an error: the batch is retried");
+    }
+
+    #[tokio::test]
     async fn every_record_of_a_duplicated_anomaly_is_reported_when_its_publish_fails() {
         let publisher = Scripted { transient: HashSet::from([id("u1", "e1")]), ..Scripted::default() };
         let records = [good("1", "u1", "e1", Severity::High), good("2", "u2", "e2", Severity::High), good("3", "u1", "e1", Severity::High)];
-        let outcome = process(&records, &config(), &publisher, None).await;
+        let outcome = process(&records, &config(), &publisher, &Shelf::default(), None).await;
         assert_eq!(outcome.failed, ["1", "3"]);
         assert_eq!(publisher.attempts.lock().unwrap().len(), 2);
     }
@@ -275,7 +431,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_of_only_invalid_records_reports_no_failures() {
         let records = [record_b64("1", "!!"), record("2", b"\xff"), record("3", b"[]"), serde_json::json!({"kinesis": {}})];
-        let outcome = process(&records, &config(), &Scripted::default(), None).await;
+        let outcome = process(&records, &config(), &Scripted::default(), &Shelf::default(), None).await;
         assert!(outcome.failed.is_empty());
         assert_eq!(outcome.metrics.invalid_records(), 4);
     }
@@ -284,7 +440,7 @@ mod tests {
     async fn publishes_still_running_at_the_deadline_are_reported_for_retry() {
         let publisher = Scripted { slow: HashSet::from([id("u2", "e2")]), ..Scripted::default() };
         let records = [good("1", "u1", "e1", Severity::High), good("2", "u2", "e2", Severity::High)];
-        let outcome = process(&records, &config(), &publisher, Some(Duration::from_secs(30))).await;
+        let outcome = process(&records, &config(), &publisher, &Shelf::default(), Some(Duration::from_secs(30))).await;
         assert_eq!(outcome.failed, ["2"]);
         assert_eq!(outcome.metrics.anomalies_published(), 1);
     }

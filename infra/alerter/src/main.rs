@@ -1,6 +1,7 @@
-//! Entry point: logging, configuration, the SNS client, then the runtime loop in [`alerter::run`].
+//! Entry point: logging, configuration, the SNS and S3 clients, then the runtime loop in [`alerter::run`].
 
 use alerter::config::Config;
+use alerter::keep::S3Keeper;
 use alerter::publish::SnsPublisher;
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
@@ -29,6 +30,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .build();
     let sdk = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await;
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &config);
-    tracing::info!(topic = config.topic_arn, application = config.application, "alerter ready");
-    alerter::run(config, publisher).await
+    // An endpoint override (a local stand-in) serves buckets by path, not by host name.
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk).force_path_style(sdk.endpoint_url().is_some()).build();
+    let keeper = S3Keeper::new(aws_sdk_s3::Client::from_conf(s3), &config);
+    tracing::info!(topic = config.topic_arn, application = config.application, kept_in = config.unalertable_bucket, "alerter ready");
+    alerter::run(config, publisher, keeper).await
 }

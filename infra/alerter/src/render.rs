@@ -239,9 +239,8 @@ mod tests {
 
     fn config() -> Config {
         Config {
-            topic_arn: "arn:aws:sns:eu-west-1:123456789012:alerts".into(),
-            application: "frauddet-prod".into(),
             dashboard_url: Some("https://console.aws.amazon.com/cloudwatch/home#dashboards:name=frauddet-prod".into()),
+            ..crate::config::tests::example()
         }
     }
 

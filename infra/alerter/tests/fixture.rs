@@ -9,6 +9,7 @@ mod support;
 
 use alerter::config::Config;
 use alerter::handler;
+use alerter::keep::Keeper;
 use alerter::publish::{PublishFailure, Publisher};
 use alerter::render::Alert;
 use detector_wasm::verdict::{Status, Trigger, Verdict, base64};
@@ -167,6 +168,17 @@ impl Publisher for ThrottlesOneKey {
     }
 }
 
+/// Keeps everything, remembering the keys.
+#[derive(Default)]
+struct KeepsAll(std::sync::Mutex<Vec<String>>);
+
+impl Keeper for KeepsAll {
+    async fn keep(&self, key: &str, _body: Vec<u8>) -> Result<(), String> {
+        self.0.lock().unwrap().push(key.to_string());
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn fixture_batch_reports_exactly_the_documented_failures() {
     let event = fixture_event();
@@ -174,9 +186,13 @@ async fn fixture_batch_reports_exactly_the_documented_failures() {
         topic_arn: "arn:aws:sns:us-east-1:123456789012:frauddet-prod-alerts".into(),
         application: "frauddet-prod".into(),
         dashboard_url: None,
+        unalertable_bucket: "archive".into(),
+        unalertable_prefix: "unalertable/".into(),
     };
-    let outcome = handler::process(event["Records"].as_array().unwrap(), &config, &ThrottlesOneKey, None).await;
+    let keeper = KeepsAll::default();
+    let outcome = handler::process(event["Records"].as_array().unwrap(), &config, &ThrottlesOneKey, &keeper, None).await;
     assert_eq!(outcome.failed, fixture_expected_failures());
     assert_eq!(outcome.metrics.anomalies_published(), 3, "records 1, 2 and 11");
     assert_eq!(outcome.metrics.invalid_records(), 5, "records 4, 5, 6, 7 and 9");
+    assert_eq!(keeper.0.lock().unwrap().len(), 5, "records 4, 5, 6, 7 and 9 are kept");
 }

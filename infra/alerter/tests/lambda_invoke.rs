@@ -8,7 +8,8 @@
 //!    would otherwise build its own copy with plain cargo.)
 //! 3. `cargo lambda invoke` sends `tests/fixtures/kinesis-event.json` (good, duplicate and bad records); the JSON
 //!    response must equal `tests/fixtures/kinesis-event.expected.json`, the function's stdout must carry the EMF
-//!    counts, and the queue must hold one alert per published anomaly.
+//!    counts, the queue must hold one alert per published anomaly, and the bucket (moto S3) one object per record
+//!    that can never be alerted on, with its payload.
 //!
 //! The function is the crate's binary that cargo built for this test, or, when `ALERTER_FUNCTION_CMD` is set, that
 //! command line (split on whitespace): `scripts/check.sh` sets it to run the `bootstrap` from the arm64 zip that
@@ -24,7 +25,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{ChildGuard, FaultProxy, Moto, crate_path, drain, topic_with_queue, unique_name};
+use support::{ChildGuard, FaultProxy, Moto, crate_path, drain, fixture_event, s3_client, topic_with_queue, unique_name};
 use test_support::free_port;
 
 const INSTALL_CARGO_LAMBDA: &str = "install it with `pip install cargo-lambda ziglang`";
@@ -94,6 +95,9 @@ async fn cargo_lambda_invoke_of_the_fixture_returns_exactly_the_documented_batch
     let moto = Moto::start();
     let topic = topic_with_queue(&moto).await;
     let proxy = FaultProxy::start(moto.endpoint());
+    let bucket = unique_name("archive");
+    let s3 = s3_client(moto.endpoint());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let (_watch, port) = start_emulator(&watch_log);
 
     let (program, args) = function_command();
@@ -109,8 +113,10 @@ async fn cargo_lambda_invoke_of_the_fixture_returns_exactly_the_documented_batch
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", support::REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
             .env("AWS_ENDPOINT_URL_SNS", &proxy.endpoint)
             .env("SNS_TOPIC_ARN", &topic.arn)
+            .env("UNALERTABLE_BUCKET", &bucket)
             .env("APPLICATION_NAME", "frauddet-prod")
             .env("DASHBOARD_URL", "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=frauddet-prod")
             .env("RUST_LOG", "info")
@@ -175,6 +181,23 @@ async fn cargo_lambda_invoke_of_the_fixture_returns_exactly_the_documented_batch
     for record in [4, 5, 6, 7, 9] {
         let sequence = format!("49656690013580262437208305843621370473446452{record:012}");
         assert!(log.contains(&sequence), "record {record} ({sequence}) is not in the function's log:\n{log}");
+    }
+
+    // Every record that can never be alerted on is kept, payload included, under its shard and sequence number.
+    let listed = s3.list_objects_v2().bucket(&bucket).prefix("unalertable/").send().await.unwrap();
+    let mut kept: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+    kept.sort();
+    let records = fixture_event()["Records"].as_array().unwrap().clone();
+    let want: Vec<String> = [4, 5, 6, 7, 9]
+        .iter()
+        .map(|i| format!("unalertable/2025/01/02/shardId-000000000000/49656690013580262437208305843621370473446452{i:012}.json"))
+        .collect();
+    assert_eq!(kept, want, "one kept object per unalertable record (4, 5, 6, 7, 9)");
+    for (key, index) in kept.iter().zip([4usize, 5, 6, 7, 9]) {
+        let object = s3.get_object().bucket(&bucket).key(key).send().await.unwrap();
+        let body: Value = serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+        assert_eq!(body["record"], records[index - 1], "{key} keeps the record as delivered");
+        assert!(!body["reason"].as_str().unwrap_or_default().is_empty(), "{key} says why: {body}");
     }
 
     let envelopes = drain(&moto, &topic.queue_url, 3).await;

@@ -34,6 +34,17 @@ override_resource {
   values = { arn = "arn:aws:iam::123456789012:role/anomaly-dev-flink" }
 }
 
+# The two topics must be told apart: alarms go to one, anomalies to the other.
+override_resource {
+  target = aws_sns_topic.operations
+  values = { arn = "arn:aws:sns:eu-west-1:123456789012:anomaly-dev-operations" }
+}
+
+override_resource {
+  target = aws_s3_bucket.archive
+  values = { arn = "arn:aws:s3:::anomaly-dev-123456789012-eu-west-1-archive", id = "anomaly-dev-123456789012-eu-west-1-archive" }
+}
+
 override_resource {
   target = aws_cloudwatch_log_stream.flink
   values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/kinesis-analytics/anomaly-dev-detector:log-stream:kinesis-analytics-log-stream" }
@@ -126,8 +137,8 @@ run "apply_with_defaults" {
   }
 
   assert {
-    condition     = aws_sns_topic.alerts.kms_master_key_id == aws_kms_key.this.arn
-    error_message = "The SNS topic must be encrypted with the stack's key."
+    condition     = aws_sns_topic.alerts.kms_master_key_id == aws_kms_key.this.arn && aws_sns_topic.operations.kms_master_key_id == aws_kms_key.this.arn
+    error_message = "Both SNS topics must be encrypted with the stack's key."
   }
 
   assert {
@@ -174,9 +185,9 @@ run "apply_with_defaults" {
 
   assert {
     condition = toset([for r in aws_s3_bucket_lifecycle_configuration.archive.rule : r.filter[0].prefix if length(r.transition) > 0]) == toset([
-      "raw/", "anomalies/", "dead-letters/", "errors/raw/", "errors/anomalies/", "errors/dead-letters/",
+      "raw/", "anomalies/", "dead-letters/", "errors/raw/", "errors/anomalies/", "errors/dead-letters/", "unalertable/", "aws/lambda/",
     ])
-    error_message = "Each archive prefix and its error prefix need a lifecycle rule."
+    error_message = "Each archive prefix, its error prefix and each prefix of kept unalerted records need a lifecycle rule."
   }
 
   assert {
@@ -307,9 +318,11 @@ run "apply_with_defaults" {
       aws_lambda_function.alerter[0].environment[0].variables["APPLICATION_NAME"] == "anomaly-dev" &&
       startswith(aws_lambda_function.alerter[0].environment[0].variables["DASHBOARD_URL"], "https://eu-west-1.console.aws.amazon.com/cloudwatch/") &&
       endswith(aws_lambda_function.alerter[0].environment[0].variables["DASHBOARD_URL"], "#dashboards/dashboard/${aws_cloudwatch_dashboard.main.dashboard_name}") &&
-      aws_lambda_function.alerter[0].environment[0].variables["RUST_LOG"] == "info"
+      aws_lambda_function.alerter[0].environment[0].variables["RUST_LOG"] == "info" &&
+      aws_lambda_function.alerter[0].environment[0].variables["UNALERTABLE_BUCKET"] == aws_s3_bucket.archive.id &&
+      aws_lambda_function.alerter[0].environment[0].variables["UNALERTABLE_PREFIX"] == "unalertable/"
     )
-    error_message = "The alerter's environment must carry SNS_TOPIC_ARN, APPLICATION_NAME, DASHBOARD_URL and RUST_LOG."
+    error_message = "The alerter's environment must carry SNS_TOPIC_ARN, APPLICATION_NAME, DASHBOARD_URL, RUST_LOG and where to keep unalertable records (the archive bucket, unalertable/)."
   }
 
   assert {
@@ -319,21 +332,66 @@ run "apply_with_defaults" {
       aws_lambda_event_source_mapping.alerter[0].bisect_batch_on_function_error &&
       aws_lambda_event_source_mapping.alerter[0].maximum_retry_attempts >= 0 &&
       aws_lambda_event_source_mapping.alerter[0].maximum_record_age_in_seconds > 0 &&
-      aws_lambda_event_source_mapping.alerter[0].destination_config[0].on_failure[0].destination_arn == aws_sqs_queue.alerter_failures.arn
+      aws_lambda_event_source_mapping.alerter[0].destination_config[0].on_failure[0].destination_arn == aws_s3_bucket.archive.arn
     )
-    error_message = "The alerter must consume the anomalies stream with partial batch failures, bisecting, bounded retries and an on-failure queue."
+    error_message = "The alerter must consume the anomalies stream with partial batch failures, bisecting, bounded retries and an S3 on-failure destination (the archive bucket: S3 is the destination that receives the records themselves, not just their sequence numbers)."
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.alerter[0].maximum_record_age_in_seconds <= aws_kinesis_stream.this["anomalies"].retention_period * 3600
+    error_message = "The alerter must give up on a record (and park it) before the anomalies stream forgets it."
+  }
+
+  assert {
+    condition     = output.kept_prefixes.unalertable == "unalertable/" && output.kept_prefixes.alerter_failures == "aws/lambda/" && length(output.kept_prefixes) == 2
+    error_message = "kept_prefixes must name where unalerted records are kept."
   }
 
   # --- alarms ------------------------------------------------------------------
   assert {
-    condition = alltrue([for a in [
-      aws_cloudwatch_metric_alarm.anomaly_spike,
-      aws_cloudwatch_metric_alarm.flink_downtime,
-      aws_cloudwatch_metric_alarm.input_iterator_age,
-      aws_cloudwatch_metric_alarm.alerter_errors,
-      aws_cloudwatch_metric_alarm.alerter_failures_queue,
-    ] : contains(a.alarm_actions, aws_sns_topic.alerts.arn) && contains(a.ok_actions, aws_sns_topic.alerts.arn)])
-    error_message = "Every alarm must notify the SNS topic when it fires and when it clears."
+    condition = alltrue([for a in concat(
+      [
+        aws_cloudwatch_metric_alarm.anomaly_spike,
+        aws_cloudwatch_metric_alarm.flink_downtime,
+        aws_cloudwatch_metric_alarm.input_iterator_age,
+        aws_cloudwatch_metric_alarm.alerter_errors,
+        aws_cloudwatch_metric_alarm.alerter_failures_queue,
+        aws_cloudwatch_metric_alarm.alerter_iterator_age,
+      ],
+      values(aws_cloudwatch_metric_alarm.loss),
+      values(aws_cloudwatch_metric_alarm.job_growth),
+      ) : a.alarm_actions == toset([aws_sns_topic.operations.arn]) && a.ok_actions == toset([aws_sns_topic.operations.arn])
+    ])
+    error_message = "Every alarm must notify the operations topic (and only it: the alert topic carries anomalies) when it fires and when it clears."
+  }
+
+  # Every place a record can stop short of its destination has an alarm on the metric that counts it.
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.loss["unalertable-records"].metric_name == "InvalidAnomalyRecords" &&
+      aws_cloudwatch_metric_alarm.loss["unalertable-records"].dimensions == tomap({ Application = "anomaly-dev" }) &&
+      aws_cloudwatch_metric_alarm.loss["dead-letters"].metric_name == "IncomingRecords" &&
+      aws_cloudwatch_metric_alarm.loss["dead-letters"].dimensions == tomap({ StreamName = "anomaly-dev-dead-letters" }) &&
+      aws_cloudwatch_metric_alarm.loss["dead-letters"].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.loss["alerter-parking-failures"].metric_name == "DestinationDeliveryFailures" &&
+      one([for q in aws_cloudwatch_metric_alarm.job_growth["kernel-errors"].metric_query : q.metric[0].metric_name if length(q.metric) > 0]) == "kernelErrors" &&
+      one([for q in aws_cloudwatch_metric_alarm.job_growth["failed-checkpoints"].metric_query : q.metric[0].metric_name if length(q.metric) > 0]) == "numberOfFailedCheckpoints" &&
+      aws_cloudwatch_metric_alarm.alerter_iterator_age.metric_name == "IteratorAge" &&
+      aws_cloudwatch_metric_alarm.alerter_iterator_age.dimensions == tomap({ FunctionName = "anomaly-dev-alerter" }) &&
+      alltrue([for k, f in aws_kinesis_firehose_delivery_stream.archive :
+        aws_cloudwatch_metric_alarm.loss["firehose-${replace(k, "_", "-")}-delivery"].metric_name == "DeliveryToS3.Success" &&
+        aws_cloudwatch_metric_alarm.loss["firehose-${replace(k, "_", "-")}-delivery"].dimensions["DeliveryStreamName"] == f.name &&
+        aws_cloudwatch_metric_alarm.loss["firehose-${replace(k, "_", "-")}-freshness"].metric_name == "DeliveryToS3.DataFreshness" &&
+        aws_cloudwatch_metric_alarm.loss["firehose-${replace(k, "_", "-")}-freshness"].dimensions["DeliveryStreamName"] == f.name
+      ]) &&
+      length(aws_cloudwatch_metric_alarm.loss) + length(aws_cloudwatch_metric_alarm.job_growth) + 1 == 12
+    )
+    error_message = "Unalertable records, dead letters, kernel errors, failed checkpoints, alerter iterator age, failed parking and Firehose delivery (per archive) must each have an alarm on the metric that counts them."
+  }
+
+  assert {
+    condition     = output.operations_topic_arn == aws_sns_topic.operations.arn && output.operations_topic_arn != output.sns_topic_arn
+    error_message = "operations_topic_arn must name the alarms' topic, which is not the alert topic."
   }
 
   assert {

@@ -59,6 +59,50 @@ run "email_unset_means_no_subscription" {
   }
 }
 
+run "operations_alarms_reach_the_one_address_given_or_their_own" {
+  command = apply
+
+  variables {
+    notification_email = "oncall@example.com"
+  }
+
+  assert {
+    condition = (
+      length(aws_sns_topic_subscription.operations_email) == 1 &&
+      aws_sns_topic_subscription.operations_email[0].endpoint == "oncall@example.com" &&
+      aws_sns_topic_subscription.operations_email[0].topic_arn == aws_sns_topic.operations.arn
+    )
+    error_message = "Without operations_email, notification_email must also hear the alarms (on the operations topic), so no alarm goes unheard."
+  }
+}
+
+run "operations_email_takes_the_alarms" {
+  command = apply
+
+  variables {
+    notification_email = "fraud-team@example.com"
+    operations_email   = "platform-oncall@example.com"
+  }
+
+  assert {
+    condition = (
+      aws_sns_topic_subscription.operations_email[0].endpoint == "platform-oncall@example.com" &&
+      aws_sns_topic_subscription.email[0].endpoint == "fraud-team@example.com" &&
+      length(aws_sns_topic_subscription.operations_email) == 1 && length(aws_sns_topic_subscription.email) == 1
+    )
+    error_message = "operations_email must get the alarms and notification_email the anomalies, each on its own topic."
+  }
+}
+
+run "no_address_means_no_operations_subscription" {
+  command = plan
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.operations_email) == 0
+    error_message = "No operations subscription may be planned without an address."
+  }
+}
+
 run "email_set_subscribes_it_to_the_topic" {
   command = apply
 

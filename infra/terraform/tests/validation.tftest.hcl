@@ -27,38 +27,41 @@ run "accepts_other_boundary_values" {
   command = plan
 
   variables {
-    aws_region                          = "us-gov-west-1"
-    kinesis_stream_mode                 = "ON_DEMAND"
-    kinesis_stream_shard_count          = 1
-    kinesis_output_shard_count          = 200
-    kinesis_retention_hours             = 8760
-    flink_parallelism                   = 1
-    flink_parallelism_per_kpu           = 8
-    flink_checkpoint_interval_ms        = 1000
-    flink_log_level                     = "DEBUG"
-    flink_metrics_level                 = "PARALLELISM"
-    min_events                          = 1
-    state_ttl_hours                     = 1
-    archive_transition_days             = 30
-    archive_expiration_days             = 31
-    archive_transition_storage_class    = "DEEP_ARCHIVE"
-    noncurrent_version_expiration_days  = 1
-    artifact_versions_kept              = 0
-    access_log_retention_days           = 1
-    firehose_buffering_interval_seconds = 0
-    firehose_buffering_size_mb          = 128
-    alerter_memory_mb                   = 10240
-    alerter_timeout_seconds             = 900
-    alerter_reserved_concurrency        = -1
-    alerter_batch_size                  = 10000
-    alerter_maximum_retry_attempts      = 0
-    alerter_maximum_record_age_seconds  = 604800
-    anomaly_spike_threshold             = 0
-    iterator_age_alarm_threshold_ms     = 1000
-    kms_key_deletion_window_days        = 7
-    cloudwatch_log_retention_days       = 1
-    vpc_subnet_ids                      = ["subnet-0123abcd", "subnet-4567ef01"]
-    vpc_security_group_ids              = ["sg-0123abcd"]
+    aws_region                              = "us-gov-west-1"
+    kinesis_stream_mode                     = "ON_DEMAND"
+    kinesis_stream_shard_count              = 1
+    kinesis_output_shard_count              = 200
+    kinesis_retention_hours                 = 8760
+    flink_parallelism                       = 1
+    flink_parallelism_per_kpu               = 8
+    flink_checkpoint_interval_ms            = 1000
+    flink_log_level                         = "DEBUG"
+    flink_metrics_level                     = "PARALLELISM"
+    min_events                              = 1
+    state_ttl_hours                         = 1
+    archive_transition_days                 = 30
+    archive_expiration_days                 = 31
+    archive_transition_storage_class        = "DEEP_ARCHIVE"
+    noncurrent_version_expiration_days      = 1
+    artifact_versions_kept                  = 0
+    access_log_retention_days               = 1
+    firehose_buffering_interval_seconds     = 0
+    firehose_buffering_size_mb              = 128
+    alerter_memory_mb                       = 10240
+    alerter_timeout_seconds                 = 900
+    alerter_reserved_concurrency            = -1
+    alerter_batch_size                      = 10000
+    alerter_maximum_retry_attempts          = 0
+    alerter_maximum_record_age_seconds      = 604800
+    anomaly_spike_threshold                 = 0
+    iterator_age_alarm_threshold_ms         = 1000
+    alerter_iterator_age_alarm_threshold_ms = 1000
+    dead_letter_alarm_threshold             = 0
+    operations_email                        = "platform@example.com"
+    kms_key_deletion_window_days            = 7
+    cloudwatch_log_retention_days           = 1
+    vpc_subnet_ids                          = ["subnet-0123abcd", "subnet-4567ef01"]
+    vpc_security_group_ids                  = ["sg-0123abcd"]
   }
 }
 
@@ -315,16 +318,38 @@ run "rejects_out_of_range_alarm_and_key_settings" {
   command = plan
 
   variables {
-    anomaly_spike_threshold         = -1
-    iterator_age_alarm_threshold_ms = 999
-    kms_key_deletion_window_days    = 6
+    anomaly_spike_threshold                 = -1
+    iterator_age_alarm_threshold_ms         = 999
+    alerter_iterator_age_alarm_threshold_ms = 999
+    dead_letter_alarm_threshold             = 0.5
+    kms_key_deletion_window_days            = 6
   }
 
   expect_failures = [
     var.anomaly_spike_threshold,
     var.iterator_age_alarm_threshold_ms,
+    var.alerter_iterator_age_alarm_threshold_ms,
+    var.dead_letter_alarm_threshold,
     var.kms_key_deletion_window_days,
   ]
+}
+
+run "rejects_a_record_age_the_stream_does_not_keep" {
+  # A record still retried when the anomalies stream expires it would vanish without a trace.
+  command = plan
+  variables {
+    kinesis_retention_hours            = 24
+    alerter_maximum_record_age_seconds = 86401
+  }
+  expect_failures = [var.alerter_maximum_record_age_seconds]
+}
+
+run "rejects_malformed_operations_email" {
+  command = plan
+  variables {
+    operations_email = "platform-oncall"
+  }
+  expect_failures = [var.operations_email]
 }
 
 run "rejects_malformed_subnet_id" {

@@ -4,12 +4,14 @@ locals {
   # The job reads these exact group ids and keys (values are strings); see the
   # Runtime properties table in README.md. Connector keys follow the Flink
   # Kinesis SQL connector (flink-sql-connector-aws-kinesis-streams 5.x).
+  # Written when the application is created; `packager deploy` owns them after
+  # that (see the lifecycle block below and output flink_deploy_defaults).
   flink_property_groups = {
     source = {
       "connector"            = "kinesis"
       "stream.arn"           = aws_kinesis_stream.this["input"].arn
       "aws.region"           = local.region
-      "source.init.position" = "LATEST"
+      "source.init.position" = var.flink_source_init_position
       "format"               = "raw"
     }
     anomalies = {
@@ -121,10 +123,19 @@ resource "aws_kinesisanalyticsv2_application" "detector" {
   }
 
   lifecycle {
-    # `packager deploy` owns the code location after the first apply; Terraform
-    # reverting it would roll the job back to the first jar.
+    # One owner per setting. Terraform creates the application with the first jar
+    # and these settings; after that `packager deploy` owns what it writes: the code,
+    # the runtime property groups, parallelism and checkpointing. It reads its
+    # defaults for them from output flink_deploy_defaults, so the variables still
+    # decide (change one, apply, deploy). Were Terraform to manage them too, every
+    # apply after a deploy would revert them and restart the job (and roll the code
+    # back to the first jar). Terraform keeps the rest: role, runtime, logging,
+    # monitoring level, snapshots, VPC.
     ignore_changes = [
       application_configuration[0].application_code_configuration[0].code_content,
+      application_configuration[0].environment_properties,
+      application_configuration[0].flink_application_configuration[0].parallelism_configuration,
+      application_configuration[0].flink_application_configuration[0].checkpoint_configuration,
     ]
   }
 

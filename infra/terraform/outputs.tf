@@ -126,6 +126,17 @@ output "dashboard_url" {
   value       = local.dashboard_url
 }
 
+output "flink_deploy_defaults" {
+  description = "What `packager deploy --terraform-outputs` writes unless told otherwise (it owns these after creation): parallelism, parallelism_per_kpu, auto_scaling, checkpoint_interval_ms, and the runtime property groups (group id => key => value) as this stack's variables make them."
+  value = {
+    parallelism            = var.flink_parallelism
+    parallelism_per_kpu    = var.flink_parallelism_per_kpu
+    auto_scaling           = var.flink_autoscaling_enabled
+    checkpoint_interval_ms = var.flink_checkpoint_interval_ms
+    property_groups        = local.flink_property_groups
+  }
+}
+
 output "flink_property_groups" {
   description = "Runtime property groups as deployed (group id => key => value). `packager run` can write them to a local application_properties.json."
   value = var.enable_flink_application ? {

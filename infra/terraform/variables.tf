@@ -167,6 +167,17 @@ variable "flink_metrics_level" {
   }
 }
 
+variable "flink_source_init_position" {
+  type        = string
+  description = "Where a job without a snapshot starts reading the input stream: TRIM_HORIZON (the oldest retained record, so nothing sent before the first start is skipped) or LATEST. Written at creation and given to `packager deploy` (output flink_deploy_defaults), which owns it afterwards; a job restored from a snapshot resumes where it stopped."
+  default     = "TRIM_HORIZON"
+
+  validation {
+    condition     = contains(["TRIM_HORIZON", "LATEST"], var.flink_source_init_position)
+    error_message = "flink_source_init_position must be TRIM_HORIZON or LATEST."
+  }
+}
+
 variable "flink_start_application" {
   type        = bool
   description = "Start the Flink application on create. Default false: `packager deploy` starts it. Changing this later from true to false STOPS the application."

@@ -286,8 +286,8 @@ run "apply_with_defaults" {
   assert {
     condition = alltrue([for g in ["source", "anomalies", "dead_letters"] :
       output.flink_property_groups[g]["connector"] == "kinesis" && output.flink_property_groups[g]["aws.region"] == var.aws_region && output.flink_property_groups[g]["format"] == "raw"
-    ]) && output.flink_property_groups.source["source.init.position"] == "LATEST"
-    error_message = "Connector groups must set connector=kinesis, aws.region, format=raw (and source.init.position=LATEST on the source)."
+    ]) && output.flink_property_groups.source["source.init.position"] == "TRIM_HORIZON"
+    error_message = "Connector groups must set connector=kinesis, aws.region, format=raw (and source.init.position=TRIM_HORIZON on the source, the default packager deploy shares)."
   }
 
   assert {

@@ -170,6 +170,9 @@ run "on_demand_streams_have_no_shard_count" {
 
 run "detector_knobs_reach_the_job" {
   command = apply
+  # A fresh application: after creation these settings belong to packager deploy
+  # (tests/ownership.tftest.hcl), so they show only in a newly created one.
+  state_key = "fresh_application"
 
   variables {
     anomaly_threshold_multiplier = 2.5
@@ -191,6 +194,11 @@ run "detector_knobs_reach_the_job" {
       output.flink_property_groups.job["state_ttl_hours"] == "48"
     )
     error_message = "Detector variables and detector_properties must reach the detector and job property groups as strings."
+  }
+
+  assert {
+    condition     = jsonencode(output.flink_deploy_defaults.property_groups) == jsonencode(output.flink_property_groups) && output.flink_deploy_defaults.parallelism == 4
+    error_message = "The same values must reach packager deploy, which owns them after creation."
   }
 
   assert {

@@ -58,6 +58,7 @@ run "accepts_other_boundary_values" {
     alerter_iterator_age_alarm_threshold_ms = 1000
     dead_letter_alarm_threshold             = 0
     operations_email                        = "platform@example.com"
+    flink_source_init_position              = "LATEST"
     kms_key_deletion_window_days            = 7
     cloudwatch_log_retention_days           = 1
     vpc_subnet_ids                          = ["subnet-0123abcd", "subnet-4567ef01"]
@@ -350,6 +351,15 @@ run "rejects_malformed_operations_email" {
     operations_email = "platform-oncall"
   }
   expect_failures = [var.operations_email]
+}
+
+run "rejects_a_start_position_without_its_timestamp" {
+  # AT_TIMESTAMP needs a timestamp the stack does not take; packager deploy can set both.
+  command = plan
+  variables {
+    flink_source_init_position = "AT_TIMESTAMP"
+  }
+  expect_failures = [var.flink_source_init_position]
 }
 
 run "rejects_malformed_subnet_id" {

@@ -23,7 +23,7 @@ pub const MAX_TIMESTAMP_MS: i64 = 4_102_444_800_000;
 /// An event reduced to what the detectors need.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// The key the baseline belongs to (`userId`; composite keys joined with `|`).
+    /// The key the baseline belongs to (`userId`; a composite key's parts joined by [`composite_key`]).
     pub key: String,
     /// The event id, or `raw:<hash of the record>` when the record has none.
     pub event_id: String,
@@ -407,7 +407,7 @@ fn parse_with<'a>(config: &'a Config, raw: &'a [u8], fast_path: bool) -> Result<
     let key = if config.key_field.len() == 1 {
         key_parts.next().transpose()?.unwrap_or_default()
     } else {
-        Cow::Owned(key_parts.collect::<Result<Vec<_>, _>>()?.join("|"))
+        Cow::Owned(composite_key(&key_parts.collect::<Result<Vec<_>, _>>()?))
     };
     if key.len() > MAX_ID_BYTES {
         return Err(field_error(&config.key_name(), format!("key is {} bytes; keys are limited to {MAX_ID_BYTES} bytes", key.len())));
@@ -595,6 +595,28 @@ fn get_attribute<'a>(r: &mut crate::wire::Reader<'a>) -> Result<(&'a str, Attrib
         other => return Err(format!("event blob has unknown attribute type {other}")),
     };
     Ok((name, value))
+}
+
+/// A composite key's parts as one key: joined with `|`, with `\` and `|` inside a part escaped as `\\` and `\|`.
+///
+/// The key names the key's baseline (Flink keys its state by it), so different parts must never give the same
+/// key: joined plainly, `a|b` + `c` and `a` + `b|c` both gave `a|b|c` and shared one baseline. Escaping keeps the
+/// join reversible, and keeps the key readable in alerts and unchanged for parts without `|` or `\` (`web-1|cpu`),
+/// so a kernel upgrade does not orphan the baselines of deployed keys, as a length-prefixed form would.
+pub fn composite_key<S: AsRef<str>>(parts: &[S]) -> String {
+    let mut key = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push('|');
+        }
+        for c in part.as_ref().chars() {
+            if c == '|' || c == '\\' {
+                key.push('\\');
+            }
+            key.push(c);
+        }
+    }
+    key
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -913,6 +935,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.key, "web-1|cpu");
+        assert_eq!(composite_key(&["a|b", "c\\"]), "a\\|b|c\\\\");
         assert_eq!(e.event_id, "42");
         assert_eq!(e.timestamp_ms, Some(1_234_567_890_000 - 3_600_000 + 500));
         assert_eq!(e.label, Some(Label { positive: true, kind: "spike".into() }));

@@ -5,8 +5,12 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The verdict schema this kernel writes. Readers refuse versions they do not know.
-pub const VERDICT_SCHEMA_VERSION: u32 = 1;
+/// The verdict schema this kernel writes. 2: `anomalyId` frames key and event id by their lengths (see
+/// [`anomaly_id`]); 1 joined them with a zero byte, which let two different (key, event id) pairs share an id.
+pub const VERDICT_SCHEMA_VERSION: u32 = 2;
+/// The verdict schemas a reader built from this crate understands: 1 and 2 differ only in how `anomalyId` was
+/// derived, so both read the same way. Readers refuse any other version.
+pub const VERDICT_SCHEMA_VERSIONS_READ: [u32; 2] = [1, 2];
 /// The dead-letter schema this kernel writes. 2: `raw`/`rawBase64` may hold only the record's beginning
 /// (`truncated`), and `rawBytes` and `rawSha256` describe the whole record.
 pub const DEAD_LETTER_SCHEMA_VERSION: u32 = 2;
@@ -146,7 +150,8 @@ pub enum AttributeValue {
 #[serde(rename_all = "camelCase")]
 pub struct Verdict {
     pub schema_version: u32,
-    /// Deterministic from key and event id: consumers of the at-least-once anomalies stream dedupe on it.
+    /// Deterministic from key and event id ([`anomaly_id`]): consumers of the at-least-once anomalies stream dedupe
+    /// on it.
     pub anomaly_id: String,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -251,12 +256,18 @@ impl DeadLetter {
     }
 }
 
-/// The anomaly id of an event: `an-` and 32 hex digits of XXH3-128 over key, a zero byte, and event id.
+/// The anomaly id of an event: `an-` and the 32 lowercase hex digits of XXH3-128 over the key's UTF-8 length as
+/// a little-endian u32, the key, the event id's length likewise, and the event id.
+///
+/// Length prefixes make the framing unambiguous for any key and event id, whatever bytes they hold (schema 1
+/// joined them with a zero byte: key `a\0b` with event `c` and key `a` with event `b\0c` got one id, and the
+/// alerter published only one of the two anomalies).
 pub fn anomaly_id(key: &str, event_id: &str) -> String {
-    let mut bytes = Vec::with_capacity(key.len() + event_id.len() + 1);
-    bytes.extend_from_slice(key.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(event_id.as_bytes());
+    let mut bytes = Vec::with_capacity(key.len() + event_id.len() + 8);
+    for part in [key, event_id] {
+        bytes.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(part.as_bytes());
+    }
     format!("an-{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
 }
 
@@ -329,6 +340,7 @@ mod tests {
         assert_eq!(anomaly_id("user001", "txn-001"), anomaly_id("user001", "txn-001"));
         assert_ne!(anomaly_id("user001", "txn-001"), anomaly_id("user001", "txn-002"));
         assert_ne!(anomaly_id("ab", "c"), anomaly_id("a", "bc"));
+        assert_ne!(anomaly_id("a\0b", "c"), anomaly_id("a", "b\0c"));
         assert_eq!(anomaly_id("k", "e").len(), 35);
     }
 

@@ -4,7 +4,7 @@
 //! it instead of reporting it as a batch item failure.
 
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
-use detector_wasm::verdict::{Severity, Status, Trigger, VERDICT_SCHEMA_VERSION, Verdict};
+use detector_wasm::verdict::{Severity, Status, Trigger, VERDICT_SCHEMA_VERSIONS_READ, Verdict};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -56,10 +56,10 @@ pub fn decode_data(data: &[u8]) -> Result<(Verdict, Severity, Trigger), String> 
         Some(v) => v.as_u64().ok_or_else(|| format!("schemaVersion is {v}, not a number"))?,
         None => return Err("the record has no schemaVersion: it is not a verdict".into()),
     };
-    if version != u64::from(VERDICT_SCHEMA_VERSION) {
+    if !VERDICT_SCHEMA_VERSIONS_READ.iter().any(|&known| u64::from(known) == version) {
         return Err(format!(
-            "unknown schemaVersion {version}: this alerter reads verdict schema {VERDICT_SCHEMA_VERSION}; deploy an alerter built \
-             with the kernel that wrote it"
+            "unknown schemaVersion {version}: this alerter reads verdict schemas {VERDICT_SCHEMA_VERSIONS_READ:?}; deploy an \
+             alerter built with the kernel that wrote it, then send the kept record again"
         ));
     }
     let verdict: Verdict = serde_json::from_value(value).map_err(|e| format!("the record is not a verdict: {e}"))?;
@@ -79,7 +79,7 @@ pub fn decode_data(data: &[u8]) -> Result<(Verdict, Severity, Trigger), String> 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use detector_wasm::verdict::{AttributeValue, Baseline, DetectorInfo, Velocity, anomaly_id, base64};
+    use detector_wasm::verdict::{AttributeValue, Baseline, DetectorInfo, VERDICT_SCHEMA_VERSION, Velocity, anomaly_id, base64};
     use serde_json::json;
     use std::collections::BTreeMap;
 
@@ -187,6 +187,16 @@ pub(crate) mod tests {
         assert!(reason(record("3", br#"{"userId":"u","amount":3}"#)).reason.contains("no schemaVersion"));
         assert!(reason(record("4", br#"{"schemaVersion":1,"status":"anomaly"}"#)).reason.contains("not a verdict"));
         assert!(reason(record("5", br#"{"schemaVersion":"1"}"#)).reason.contains("not a number"));
+    }
+
+    #[test]
+    fn verdicts_of_the_previous_schema_still_decode() {
+        // Schema 1 differs only in how the kernel derived anomalyId: a kernel not yet redeployed keeps alerting.
+        let mut v = verdict("u", "e", Severity::High);
+        v.schema_version = 1;
+        let anomaly = decode(&record("8", &line(&v))).unwrap();
+        assert_eq!(anomaly.verdict.schema_version, 1);
+        assert_eq!(decode(&record("9", &line(&verdict("u", "e", Severity::High)))).unwrap().verdict.schema_version, 2);
     }
 
     #[test]

@@ -15,6 +15,8 @@ mod fast;
 pub const MAX_ID_BYTES: usize = 256;
 /// Longest attribute value copied into verdicts, in bytes.
 pub const MAX_ATTRIBUTE_BYTES: usize = 256;
+/// The UTF-8 byte-order mark, ignored at the start of a record.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Earliest plausible event time: 2000-01-01T00:00:00Z, in ms.
 pub const MIN_TIMESTAMP_MS: i64 = 946_684_800_000;
 /// Latest plausible event time: 2100-01-01T00:00:00Z, in ms.
@@ -386,7 +388,9 @@ fn parse_with<'a>(config: &'a Config, raw: &'a [u8], fast_path: bool) -> Result<
             config.max_record_bytes
         )));
     }
-    let trimmed = trim_ascii(raw);
+    // RFC 8259 lets a parser ignore a byte-order mark; editors and Windows tools put one before the first line of
+    // a file, which would otherwise make that good record a dead letter.
+    let trimmed = trim_ascii(raw.strip_prefix(UTF8_BOM).unwrap_or(raw));
     if trimmed.is_empty() {
         return Err(whole("record is empty; send one JSON object per record".into()));
     }
@@ -893,6 +897,23 @@ mod tests {
             assert_eq!(e.field.as_deref(), field, "{raw}: {e}");
             assert!(e.to_string().contains(needle), "{raw}: {e}");
         }
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored_like_whitespace() {
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(BRIEF);
+        assert_eq!(parse(&cfg(), &with_bom), parse(&cfg(), BRIEF));
+        assert_eq!(parse_reference(&cfg(), &with_bom), parse(&cfg(), BRIEF));
+        // Without an event id the raw-record id must not depend on the mark either.
+        let raw = br#"{"userId":"u","amount":1,"timestamp":1234567890000}"#;
+        let mut marked = b"\xEF\xBB\xBF".to_vec();
+        marked.extend_from_slice(raw);
+        assert_eq!(parse(&cfg(), &marked).unwrap().event_id, parse(&cfg(), raw).unwrap().event_id);
+        // Only at the very start: elsewhere it is a character JSON does not allow there.
+        let mut late = BRIEF.to_vec();
+        late.extend_from_slice(b"\xEF\xBB\xBF");
+        assert!(parse(&cfg(), &late).is_err());
     }
 
     #[test]

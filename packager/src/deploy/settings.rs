@@ -115,9 +115,31 @@ pub struct Settings {
     pub property_groups: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-/// The values `terraform output -json` gives deploy (only string outputs are used).
+/// The values `terraform output -json` gives deploy: its string outputs, and `flink_deploy_defaults`.
 #[derive(Debug, Clone, Default)]
-pub struct TerraformOutputs(BTreeMap<String, String>);
+pub struct TerraformOutputs {
+    strings: BTreeMap<String, String>,
+    /// What the stack's variables make of the settings deploy owns after Terraform created the application.
+    defaults: DeployDefaults,
+}
+
+/// Output `flink_deploy_defaults`: Terraform creates the application with these and then leaves them to deploy,
+/// which writes them unless a flag, an environment variable says otherwise (infra/terraform/README.md).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct DeployDefaults {
+    pub parallelism: Option<i32>,
+    pub parallelism_per_kpu: Option<i32>,
+    pub auto_scaling: Option<bool>,
+    pub checkpoint_interval_ms: Option<i64>,
+    #[serde(default)]
+    pub property_groups: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl DeployDefaults {
+    fn property(&self, group: &str, key: &str) -> Option<String> {
+        self.property_groups.get(group).and_then(|g| g.get(key)).cloned()
+    }
+}
 
 impl TerraformOutputs {
     /// Reads `terraform output -json` (`{"name": {"value": …}}`) or a plain `{"name": "value"}` object.
@@ -126,19 +148,22 @@ impl TerraformOutputs {
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
         let object = value.as_object().ok_or_else(|| err("expected a JSON object of outputs".into()))?;
-        let mut outputs = BTreeMap::new();
+        let mut strings = BTreeMap::new();
+        let mut defaults = DeployDefaults::default();
         for (name, entry) in object {
             let value = entry.get("value").unwrap_or(entry);
             if let Some(s) = value.as_str() {
-                outputs.insert(name.clone(), s.to_string());
+                strings.insert(name.clone(), s.to_string());
+            } else if name == "flink_deploy_defaults" {
+                defaults = serde_json::from_value(value.clone()).map_err(|e| err(format!("output flink_deploy_defaults: {e}")))?;
             }
         }
-        Ok(TerraformOutputs(outputs))
+        Ok(TerraformOutputs { strings, defaults })
     }
 
     /// The string value of output `name`.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
+        self.strings.get(name).cloned()
     }
 }
 
@@ -202,8 +227,12 @@ impl DeployArgs {
         // The region the connectors use is the stream's own, so the job never depends on the deployer's profile.
         let region = pick(self.region, "aws_region", from_file.region).or_else(|| arn_region(&source));
 
-        let parallelism = self.parallelism.or(from_file.parallelism).unwrap_or(1);
-        let parallelism_per_kpu = self.parallelism_per_kpu.or(from_file.parallelism_per_kpu).unwrap_or(1);
+        // The settings deploy owns once Terraform created the application: flag/env, then what the stack's
+        // variables make of them (flink_deploy_defaults), then the file, then the built-in default.
+        let tf_defaults = &tf.defaults;
+        let parallelism = self.parallelism.or(tf_defaults.parallelism).or(from_file.parallelism).unwrap_or(1);
+        let parallelism_per_kpu =
+            self.parallelism_per_kpu.or(tf_defaults.parallelism_per_kpu).or(from_file.parallelism_per_kpu).unwrap_or(1);
         if parallelism < 1 {
             return Err(DeployError::Invalid { flag: "--parallelism", message: format!("{parallelism}; it must be at least 1") }.into());
         }
@@ -214,7 +243,8 @@ impl DeployArgs {
             }
             .into());
         }
-        let checkpoint_interval_ms = self.checkpoint_interval_ms.or(from_file.checkpoint_interval_ms).unwrap_or(60_000);
+        let checkpoint_interval_ms =
+            self.checkpoint_interval_ms.or(tf_defaults.checkpoint_interval_ms).or(from_file.checkpoint_interval_ms).unwrap_or(60_000);
         if checkpoint_interval_ms < 1 {
             return Err(DeployError::Invalid {
                 flag: "--checkpoint-interval-ms",
@@ -222,7 +252,11 @@ impl DeployArgs {
             }
             .into());
         }
-        let position = self.source_init_position.or(from_file.source_init_position).unwrap_or_else(|| "TRIM_HORIZON".into());
+        let position = self
+            .source_init_position
+            .or_else(|| tf_defaults.property("source", "source.init.position"))
+            .or(from_file.source_init_position)
+            .unwrap_or_else(|| "TRIM_HORIZON".into());
         if !["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"].contains(&position.as_str()) {
             return Err(DeployError::Invalid {
                 flag: "--source-init-position",
@@ -230,13 +264,30 @@ impl DeployArgs {
             }
             .into());
         }
-        let state_ttl_hours = self.state_ttl_hours.or(from_file.state_ttl_hours).unwrap_or(720);
+        let tf_ttl = match tf_defaults.property("job", "state_ttl_hours") {
+            Some(text) => Some(text.parse::<u32>().map_err(|_| DeployError::TerraformOutputs {
+                path: tf_path.clone().unwrap_or_default(),
+                message: format!("flink_deploy_defaults: job.state_ttl_hours is `{text}`, not a whole number of hours"),
+            })?),
+            None => None,
+        };
+        let state_ttl_hours = self.state_ttl_hours.or(tf_ttl).or(from_file.state_ttl_hours).unwrap_or(720);
         let connector_region = region.clone().unwrap_or_default();
         if connector_region.is_empty() {
             return Err(DeployError::NoRegion.into());
         }
 
-        let detector = resolve_detector(&self.detector, file)?;
+        // The stack's detector keys rank between flags/env and packager.toml's [detector].
+        let detector = match tf_defaults.property_groups.get("detector") {
+            Some(keys) => {
+                let mut detector = file.detector.clone();
+                for (key, value) in keys {
+                    detector.insert(key.clone(), toml::Value::String(value.clone()));
+                }
+                resolve_detector(&self.detector, &FileConfig { detector, ..FileConfig::default() })?
+            }
+            None => resolve_detector(&self.detector, file)?,
+        };
         let detector_group = detector
             .to_map()
             .into_iter()
@@ -277,7 +328,7 @@ impl DeployArgs {
             endpoint_url: self.endpoint_url.or(from_file.endpoint_url),
             parallelism,
             parallelism_per_kpu,
-            auto_scaling: self.auto_scaling.or(from_file.auto_scaling).unwrap_or(false),
+            auto_scaling: self.auto_scaling.or(tf_defaults.auto_scaling).or(from_file.auto_scaling).unwrap_or(false),
             checkpoint_interval_ms,
             start: self.start || from_file.start,
             dry_run: self.dry_run,
@@ -358,6 +409,58 @@ mod tests {
         assert_eq!(s.parallelism, 4);
         assert_eq!(s.key_prefix, "jars/");
         assert_eq!(s.property_groups["dead_letters"]["stream.arn"], "arn:aws:kinesis:us-east-2:1:stream/dl");
+    }
+
+    /// `terraform output -json` of a stack whose variables differ from every built-in default.
+    fn stack_outputs(dir: &Path) -> PathBuf {
+        let tf = dir.join("tf.json");
+        let groups = r#"{
+            "source": {"connector": "kinesis", "stream.arn": "arn:aws:kinesis:eu-west-1:1:stream/in", "aws.region": "eu-west-1",
+                       "source.init.position": "LATEST", "format": "raw"},
+            "anomalies": {"connector": "kinesis", "stream.arn": "arn:aws:kinesis:eu-west-1:1:stream/out", "aws.region": "eu-west-1", "format": "raw"},
+            "dead_letters": {"connector": "kinesis", "stream.arn": "arn:aws:kinesis:eu-west-1:1:stream/dl", "aws.region": "eu-west-1", "format": "raw"},
+            "detector": {"threshold_multiplier": "4.5", "detector": "ewma", "min_events": "25", "velocity": "false"},
+            "job": {"state_ttl_hours": "48"}}"#;
+        let text = format!(
+            r#"{{"artifacts_bucket_name": {{"value": "b"}}, "flink_application_name": {{"value": "app"}},
+                "kinesis_stream_arn": {{"value": "arn:aws:kinesis:eu-west-1:1:stream/in"}},
+                "anomalies_stream_arn": {{"value": "arn:aws:kinesis:eu-west-1:1:stream/out"}},
+                "dead_letters_stream_arn": {{"value": "arn:aws:kinesis:eu-west-1:1:stream/dl"}},
+                "aws_region": {{"value": "eu-west-1"}},
+                "flink_deploy_defaults": {{"value": {{"parallelism": 6, "parallelism_per_kpu": 2, "auto_scaling": true,
+                    "checkpoint_interval_ms": 30000, "property_groups": {groups}}}}}}}"#
+        );
+        std::fs::write(&tf, text).unwrap();
+        tf
+    }
+
+    #[test]
+    fn the_stacks_variables_are_what_deploy_writes_unless_a_flag_says_otherwise() {
+        // Terraform creates the application, then leaves these settings to deploy: deploy must take the stack's
+        // values, or its first run would undo `flink_parallelism`, `anomaly_threshold_multiplier` and the rest.
+        let dir = tempfile::tempdir().unwrap();
+        let file: FileConfig = toml::from_str("[detector]\nthreshold_multiplier = 9.0\nmin_stddev = 0.2\n").unwrap();
+        let args = DeployArgs { terraform_outputs: Some(stack_outputs(dir.path())), ..Default::default() };
+        let s = args.resolve(&file).unwrap();
+        assert_eq!((s.parallelism, s.parallelism_per_kpu, s.auto_scaling, s.checkpoint_interval_ms), (6, 2, true, 30_000));
+        assert_eq!(s.property_groups["source"]["source.init.position"], "LATEST");
+        assert_eq!(s.property_groups["job"]["state_ttl_hours"], "48");
+        let detector = &s.property_groups["detector"];
+        assert_eq!((detector["threshold_multiplier"].as_str(), detector["detector"].as_str()), ("4.5", "ewma"), "the stack beats the file");
+        assert_eq!((detector["min_events"].as_str(), detector["velocity"].as_str()), ("25", "false"));
+        assert_eq!(detector["min_stddev"], "0.2", "what the stack leaves open, the file still sets");
+
+        let args = DeployArgs {
+            terraform_outputs: Some(stack_outputs(dir.path())),
+            parallelism: Some(3),
+            source_init_position: Some("TRIM_HORIZON".into()),
+            detector: crate::config::DetectorFlags { threshold_multiplier: Some(5.0), ..Default::default() },
+            ..Default::default()
+        };
+        let s = args.resolve(&file).unwrap();
+        assert_eq!(s.parallelism, 3);
+        assert_eq!(s.property_groups["source"]["source.init.position"], "TRIM_HORIZON");
+        assert_eq!(s.property_groups["detector"]["threshold_multiplier"], "5.0");
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct Replay {
     runner: Runner,
     states: HashMap<Vec<u8>, Vec<u8>>,
     batch_size: usize,
+    /// Longest line kept, bytes: one more than the kernel's `max_record_bytes`, so a longer line still reaches it
+    /// and is refused for its size, as the Flink job's file source does.
+    max_line_bytes: usize,
     summary: Summary,
     next_line: u64,
 }
@@ -62,6 +65,7 @@ impl Replay {
             runner: Runner::new(kernel),
             states: HashMap::new(),
             batch_size: batch_size.max(1),
+            max_line_bytes: config.max_record_bytes as usize + 1,
             summary: Summary::default(),
             next_line: 1,
         })
@@ -72,7 +76,7 @@ impl Replay {
         let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(self.batch_size);
         loop {
             let mut buf = Vec::new();
-            let read = input.read_until(b'\n', &mut buf).map_err(ReplayError::Read)?;
+            let read = read_line_capped(&mut input, &mut buf, self.max_line_bytes).map_err(ReplayError::Read)?;
             if read == 0 {
                 break;
             }
@@ -188,6 +192,33 @@ impl Replay {
     }
 }
 
+/// Reads one line (through its `\n`) into `buf`, keeping at most `cap` bytes of it and skipping the rest, so a file
+/// without line breaks cannot fill the memory. Returns how many bytes the line took in the input (0 at its end).
+fn read_line_capped<R: BufRead>(input: &mut R, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(total);
+        }
+        let (taken, ends_line) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&available[..taken.min(room)]);
+        input.consume(taken);
+        total += taken;
+        if ends_line {
+            return Ok(total);
+        }
+    }
+}
+
 /// Why a replay stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -197,4 +228,26 @@ pub enum ReplayError {
     Write(std::io::Error),
     #[error(transparent)]
     Kernel(KernelError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_line_capped;
+    use std::io::{BufReader, Read};
+
+    #[test]
+    fn a_line_is_kept_up_to_the_cap_and_the_rest_of_it_skipped() {
+        // 64 MiB without a line break, then a short line: only the cap is ever held.
+        let endless = std::io::repeat(b'a').take(64 << 20).chain(&b"\nnext\n"[..]);
+        let mut input = BufReader::with_capacity(4096, endless);
+        let mut buf = Vec::new();
+        assert_eq!(read_line_capped(&mut input, &mut buf, 1000).unwrap(), (64 << 20) + 1);
+        assert_eq!(buf.len(), 1000);
+        assert!(buf.capacity() < 1 << 16, "the skipped part was not buffered: capacity {}", buf.capacity());
+        buf.clear();
+        assert_eq!(read_line_capped(&mut input, &mut buf, 1000).unwrap(), 5);
+        assert_eq!(buf, b"next\n");
+        buf.clear();
+        assert_eq!(read_line_capped(&mut input, &mut buf, 1000).unwrap(), 0);
+    }
 }

@@ -73,6 +73,39 @@ fn malformed_lines_are_reported_with_line_numbers_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_line_longer_than_max_record_bytes_is_cut_and_refused_and_the_run_goes_on() {
+    // A file without line breaks must not be read into memory whole: the line is cut one byte past
+    // max_record_bytes, refused for its size, and the lines after it are scored.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    let mut input = vec![b'x'; 8 << 20];
+    input.extend_from_slice(b"\n{\"userId\":\"u\",\"amount\":1,\"timestamp\":1700000000000}\n");
+    std::fs::write(&file, input).unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let out = packager().args(["run", "--emit", "all"]).arg(&file).arg("--dead-letters").arg(&dead).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(anomalies(&out.stdout).len(), 1, "the line after the long one is scored");
+    let letter: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
+    assert_eq!(letter["line"], 1);
+    assert_eq!(letter["rawBytes"], (1 << 20) + 1, "the kernel got the line cut at max_record_bytes + 1: {letter}");
+    assert!(letter["reason"].as_str().unwrap().contains("max_record_bytes"), "{letter}");
+}
+
+#[test]
+fn a_byte_order_mark_before_the_first_line_is_not_a_dead_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    let mut input = b"\xEF\xBB\xBF".to_vec();
+    input.extend_from_slice(b"{\"userId\":\"u\",\"amount\":1,\"timestamp\":1700000000000,\"transactionId\":\"a\"}\r\n");
+    std::fs::write(&file, input).unwrap();
+    let out = packager().args(["run", "--emit", "all"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let verdicts = anomalies(&out.stdout);
+    assert_eq!(verdicts.len(), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(verdicts[0].event_id, "a");
+}
+
+#[test]
 fn emit_all_writes_a_verdict_with_a_score_for_every_judged_event() {
     let out = packager().args(["run", "--emit", "all", "--min-events", "3"]).output().unwrap();
     let all = anomalies(&out.stdout);

@@ -11,14 +11,32 @@
 //!
 //! Every event carries `label` (`normal` or the kind), so `packager run` prints precision, recall and F1.
 
-use crate::error::{Error, Result};
 use clap::Args;
+use miette::Diagnostic;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 use std::collections::{BinaryHeap, VecDeque};
 use std::io::Write;
 use std::path::PathBuf;
+
+/// What can stop `packager generate`.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum GenerateError {
+    #[error("{0}")]
+    #[diagnostic(code(packager::usage))]
+    Usage(String),
+
+    #[error("cannot write {path}: {source}")]
+    #[diagnostic(code(packager::output))]
+    WriteOutput { path: PathBuf, source: std::io::Error },
+
+    #[error("cannot write to standard output: {0}")]
+    #[diagnostic(code(packager::stdout))]
+    Stdout(std::io::Error),
+}
+
+type Result<T, E = GenerateError> = std::result::Result<T, E>;
 
 /// `packager generate` flags.
 #[derive(Debug, Clone, Args)]
@@ -92,14 +110,14 @@ const DAY_MS: f64 = 86_400_000.0;
 
 fn check(args: &GenerateArgs) -> Result<()> {
     let share = |name: &str, v: f64| {
-        if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(Error::Usage(format!("--{name} must be between 0 and 1, got {v}"))) }
+        if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(GenerateError::Usage(format!("--{name} must be between 0 and 1, got {v}"))) }
     };
     share("spike-rate", args.spike_rate)?;
     share("burst-rate", args.burst_rate)?;
     share("shift-share", args.shift_share)?;
     share("invalid-rate", args.invalid_rate)?;
     if args.users == 0 {
-        return Err(Error::Usage("--users must be at least 1".into()));
+        return Err(GenerateError::Usage("--users must be at least 1".into()));
     }
     Ok(())
 }
@@ -203,9 +221,9 @@ pub fn generate(
             merchant: format!("merchant-{merchant:03}"),
             label,
         };
-        emit(&event).map_err(Error::Stdout)?;
+        emit(&event).map_err(GenerateError::Stdout)?;
         if rng.random_bool(args.invalid_rate) {
-            bad(&malformed(&mut rng, &event)).map_err(Error::Stdout)?;
+            bad(&malformed(&mut rng, &event)).map_err(GenerateError::Stdout)?;
         }
         let next = match u.queued.front() {
             Some((t, _)) => *t,
@@ -252,7 +270,7 @@ pub fn event_json(e: &GeneratedEvent, no_label: bool) -> String {
 /// Runs `packager generate`.
 pub fn run(args: &GenerateArgs) -> Result<()> {
     let sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|source| Error::WriteOutput { path: path.clone(), source })?),
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|source| GenerateError::WriteOutput { path: path.clone(), source })?),
         None => Box::new(std::io::stdout().lock()),
     };
     let out = std::cell::RefCell::new(std::io::BufWriter::new(sink));
@@ -269,10 +287,10 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         },
     );
     match result {
-        Err(Error::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(GenerateError::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         other => other?,
     }
-    out.borrow_mut().flush().map_err(Error::Stdout)?;
+    out.borrow_mut().flush().map_err(GenerateError::Stdout)?;
     let summary: Vec<String> = counts.borrow().iter().map(|(k, v)| format!("{k} {v}")).collect();
     eprintln!("generated {} users, seed {}: {}", args.users, args.seed, summary.join(" · "));
     Ok(())

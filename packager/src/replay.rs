@@ -1,9 +1,9 @@
 //! Replaying JSON lines through the kernel exactly as the Flink job does: parse, look up the key's state,
 //! detect, store the new state. One state per key, kept in a map instead of Flink keyed state.
 
-use crate::score::Confusion;
 use anomaly_host::{DetectOutcome, KernelError, KernelModule, ParseOutcome, Runner};
 use detector_wasm::abi;
+use detector_wasm::score::Confusion;
 use detector_wasm::{Config, Event};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;

@@ -96,12 +96,12 @@ mod tests {
     }
 
     fn message(wasm: &[u8]) -> String {
-        validate(wasm, Path::new("k.wasm"), crate::run::SAMPLE).unwrap_err().to_string()
+        validate(wasm, Path::new("k.wasm"), crate::sample::SAMPLE).unwrap_err().to_string()
     }
 
     #[test]
     fn the_real_kernel_passes_and_reports_its_abi_version() {
-        let v = validate(kernel_wasm::WASM, Path::new("k.wasm"), crate::run::SAMPLE).unwrap();
+        let v = validate(kernel_wasm::WASM, Path::new("k.wasm"), crate::sample::SAMPLE).unwrap();
         assert_eq!(v.abi_version, detector_wasm::abi::ABI_VERSION);
         assert!(v.smoke_events > 1000 && v.smoke_anomalies > 0, "{v:?}");
     }

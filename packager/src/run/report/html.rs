@@ -1,7 +1,7 @@
 //! The report page: one HTML file with inline CSS and SVG, no scripts and nothing fetched.
 
 use super::{Outcome, Report, Row, chart};
-use crate::run::format_time;
+use crate::output::format_time;
 use std::fmt::Write;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1160px}h1{font-size:22px}h2{font-size:18px;margin-top:28px}\

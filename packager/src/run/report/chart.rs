@@ -1,8 +1,8 @@
 //! One key's chart as inline SVG: the expected band, the values, and exactly placed markers.
 
+use super::html::escape;
 use super::{KeySeries, Outcome};
-use crate::report::html::escape;
-use crate::run::format_time;
+use crate::output::format_time;
 use std::fmt::Write;
 
 const WIDTH: f64 = 1100.0;
@@ -146,7 +146,7 @@ fn short_number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Marker, Point};
+    use crate::run::report::{Marker, Point};
 
     #[test]
     fn chart_has_band_values_and_one_marker_per_marked_event() {

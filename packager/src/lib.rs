@@ -14,7 +14,6 @@ pub mod flink_home;
 pub mod generate;
 pub mod output;
 pub mod project;
-pub mod replay;
 pub mod run;
 pub mod sample;
 pub mod send;

@@ -399,3 +399,20 @@ impl Runner {
         }
     }
 }
+
+/// The runner is how `packager run` replays a stream through the `.wasm` (`detector_wasm::replay`).
+impl detector_wasm::replay::Batches for Runner {
+    type Error = KernelError;
+
+    fn parse(&mut self, records: &[&[u8]]) -> Result<Vec<ParseOutcome>, KernelError> {
+        Runner::parse(self, records)
+    }
+
+    fn detect(&mut self, items: &[(&[u8], &[u8])]) -> Result<Vec<DetectOutcome>, KernelError> {
+        Runner::detect(self, items)
+    }
+
+    fn traps(&self) -> u64 {
+        Runner::traps(self)
+    }
+}

@@ -7,11 +7,11 @@ use super::report;
 use super::{EmitChoice, RunArgs, resolve_outputs};
 use crate::config::FileConfig;
 use crate::output::{describe_dead_letter, write_verdict};
-use crate::replay::{Item, Outcome, Replay, ReplayError, Summary};
 use crate::sample::SAMPLE;
-use anomaly_host::KernelModule;
+use anomaly_host::{KernelModule, Runner};
 use detector_wasm::DeadLetter;
 use detector_wasm::config::Emit;
+use detector_wasm::replay::{Item, Outcome, Replay, ReplayError, Summary};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -42,8 +42,10 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     let mut report = args.report.as_ref().map(|_| report::Collector::new(report_options(&args)));
     // A report plots every event, so the kernel renders every verdict; stdout still shows only what --emit asks for.
     let kernel_config = if report.is_some() { detector_wasm::Config { emit: Emit::All, ..config.clone() } } else { config.clone() };
-    let mut replay = Replay::new(&module, &kernel_config, args.batch_size.unwrap_or(256))
+    let kernel = module
+        .instantiate(kernel_config.to_json().as_bytes())
         .map_err(|source| RunError::Kernel { origin: kernel_origin.clone(), source })?;
+    let mut replay = Replay::new(Runner::new(kernel), args.batch_size.unwrap_or(256));
 
     let (input, input_name): (Box<dyn BufRead>, String) = match &args.file {
         None => (Box::new(SAMPLE), "the bundled sample transactions".into()),

@@ -11,9 +11,9 @@ pub mod report;
 
 use crate::config::{ConfigError, DetectorFlags, FileConfig, resolve_detector};
 use crate::output::OutputFormat;
-use crate::replay::Summary;
 use clap::{Args, ValueEnum};
 use detector_wasm::config::Emit;
+use detector_wasm::replay::Summary;
 pub use error::RunError;
 use serde::Deserialize;
 use std::path::PathBuf;

@@ -2,7 +2,6 @@
 
 use crate::aws::error::AwsError;
 use crate::config::ConfigError;
-use crate::generate::GenerateError;
 use miette::Diagnostic;
 use std::path::PathBuf;
 
@@ -16,10 +15,6 @@ pub enum SendError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Config(#[from] ConfigError),
-
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Generate(#[from] GenerateError),
 
     #[error("cannot read {path}: {source}")]
     #[diagnostic(code(packager::input), help("check the path, or pass `-` to read standard input"))]

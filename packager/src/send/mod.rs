@@ -7,13 +7,13 @@ pub mod error;
 
 use crate::aws::{self, backoff::Backoff, error::AwsError, error::error_chain, terraform::TerraformOutputs};
 use crate::config::{ConfigError, DetectorFlags, FileConfig, resolve_detector};
-use crate::generate::{self, GenerateArgs};
 use crate::output::OutputFormat;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use clap::{Args, FromArgMatches};
+use clap::Args;
 use detector_wasm::Config;
+use detector_wasm::generate::transactions;
 pub use error::SendError;
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
@@ -246,33 +246,13 @@ fn read_records(args: &SendArgs, config: &Config) -> Result<(Vec<Record>, u64)> 
         records.push(Record { line, partition_key, data });
     };
     if args.generate {
-        let mut argv = vec!["generate".to_string()];
-        let mut flag = |name: &str, value: Option<String>| {
-            if let Some(v) = value {
-                argv.extend([format!("--{name}"), v]);
-            }
+        let options = transactions::Options {
+            events: args.events.unwrap_or(transactions::Options::DEFAULT.events),
+            users: args.users.unwrap_or(transactions::Options::DEFAULT.users),
+            seed: args.seed.unwrap_or(transactions::Options::DEFAULT.seed),
+            ..transactions::Options::DEFAULT
         };
-        flag("events", args.events.map(|v| v.to_string()));
-        flag("users", args.users.map(|v| v.to_string()));
-        flag("seed", args.seed.map(|v| v.to_string()));
-        let matches = <GenerateArgs as Args>::augment_args(clap::Command::new("generate"))
-            .try_get_matches_from(argv)
-            .map_err(|e| SendError::Usage(e.to_string()))?;
-        let generate_args = GenerateArgs::from_arg_matches(&matches).map_err(|e| SendError::Usage(e.to_string()))?;
-        // Good and malformed lines interleave; one cell keeps their order.
-        let lines = std::cell::RefCell::new(Vec::new());
-        generate::generate(
-            &generate_args,
-            |e| {
-                lines.borrow_mut().push(generate::event_json(e, false));
-                Ok(())
-            },
-            |bad| {
-                lines.borrow_mut().push(bad.to_string());
-                Ok(())
-            },
-        )?;
-        for (i, text) in lines.into_inner().into_iter().enumerate() {
+        for (i, text) in transactions::lines(&options, true).map_err(SendError::Usage)?.into_iter().enumerate() {
             push(i as u64 + 1, text.into_bytes());
         }
         return Ok((records, unparsable));

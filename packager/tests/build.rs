@@ -5,6 +5,9 @@
 //! The builds need a Flink distribution: FLINK_HOME (job-template/scripts/flink-home.sh prints one). Without it those
 //! tests say so on stderr and pass; CI sets it.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use assert_cmd::Command;
 use packager::build::connector;
 use std::collections::BTreeMap;

@@ -3,6 +3,9 @@
 //! `UPDATE_GOLDEN=1 cargo test -p packager --test golden` rewrites them — then check the numbers by hand
 //! (tests/golden/README.md shows how each expected value was derived).
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 

@@ -17,6 +17,9 @@
 //! Needs `cargo-lambda` (`pip install cargo-lambda`), `moto_server` (`pip install 'moto[server]'`) and `python3`;
 //! fails, never skips, without them. Every process started here is stopped when the test ends, also on failure.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use serde_json::Value;

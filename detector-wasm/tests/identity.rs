@@ -4,6 +4,9 @@
 //! different inputs gave the same string, two keys would share one baseline, and one of two anomalies would be
 //! taken for a duplicate of the other and never alerted on.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use detector_wasm::verdict::anomaly_id;
 use detector_wasm::{Config, Detector, detect, parse};
 use proptest::prelude::*;

@@ -5,8 +5,12 @@
 //! verdict is at most `verdict::MAX_OUTPUT_BYTES`, and a dead letter still identifies its whole record (length and
 //! SHA-256) when it carries only the record's beginning.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use detector_wasm::Config;
-use detector_wasm::abi::{Kernel, host};
+use detector_wasm::abi::Kernel;
+use detector_wasm::wire::{self, Detected, Parsed};
 use proptest::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -27,12 +31,12 @@ fn kernel(config: &str) -> Kernel {
 /// Parses one record and returns its dead letter as JSON (panics when the record parses).
 fn dead_letter(k: &mut Kernel, raw: &[u8]) -> Vec<u8> {
     let mut request = Vec::new();
-    host::push_record(&mut request, raw);
+    wire::write_record(&mut request, raw);
     k.input_reserve(request.len())[..request.len()].copy_from_slice(&request);
     assert_eq!(k.parse_batch(1, request.len()), 1);
-    match host::read_parsed(k.output(), 1).unwrap()[0] {
-        host::Parsed::DeadLetter(json) => json.to_vec(),
-        host::Parsed::Event { .. } => panic!("expected a dead letter for a record of {} bytes", raw.len()),
+    match wire::read_batch(k.output(), 1, wire::read_parsed).unwrap()[0] {
+        Parsed::DeadLetter(json) => json.to_vec(),
+        Parsed::Event { .. } => panic!("expected a dead letter for a record of {} bytes", raw.len()),
     }
 }
 
@@ -173,20 +177,20 @@ fn the_largest_verdict_the_configuration_allows_fits() {
     }
     let raw = Value::Object(record).to_string();
     let mut request = Vec::new();
-    host::push_record(&mut request, raw.as_bytes());
+    wire::write_record(&mut request, raw.as_bytes());
     k.input_reserve(request.len())[..request.len()].copy_from_slice(&request);
     assert_eq!(k.parse_batch(1, request.len()), 1);
-    let event = match host::read_parsed(k.output(), 1).unwrap()[0] {
-        host::Parsed::Event { event, .. } => event.to_vec(),
-        host::Parsed::DeadLetter(d) => panic!("the record should parse: {}", String::from_utf8_lossy(d)),
+    let event = match wire::read_batch(k.output(), 1, wire::read_parsed).unwrap()[0] {
+        Parsed::Event { event, .. } => event.to_vec(),
+        Parsed::DeadLetter(d) => panic!("the record should parse: {}", String::from_utf8_lossy(d)),
     };
     let mut request = Vec::new();
-    host::push_detect_item(&mut request, &[], &event);
+    wire::write_detect_item(&mut request, &[], &event);
     k.input_reserve(request.len())[..request.len()].copy_from_slice(&request);
     assert_eq!(k.detect_batch(1, request.len()), 1);
-    let verdict = match host::read_detected(k.output(), 1).unwrap()[0] {
-        host::Detected::Verdict { verdict, .. } => verdict.to_vec(),
-        host::Detected::DeadLetter(d) => panic!("{}", String::from_utf8_lossy(d)),
+    let verdict = match wire::read_batch(k.output(), 1, wire::read_detected).unwrap()[0] {
+        Detected::Verdict { verdict, .. } => verdict.to_vec(),
+        Detected::DeadLetter(d) => panic!("{}", String::from_utf8_lossy(d)),
     };
     assert!(verdict.len() > 32 * 1024, "the test should build a large verdict, got {} bytes", verdict.len());
     assert!(verdict.len() <= PROMISED, "a verdict of {} bytes", verdict.len());

@@ -13,10 +13,13 @@
 //! Both checks learn only after `min_events` events. How an anomalous value feeds the baseline is
 //! `anomaly_update` (see [`crate::config::AnomalyUpdate`]).
 
+pub mod adaptive;
+
 use crate::config::{AnomalyUpdate, Config, DetectorKind, Direction, VELOCITY_RING};
 use crate::event::{Attribute, Event};
 use crate::math;
 use crate::state::{State, StateError};
+pub use crate::verdict::Pattern;
 use crate::verdict::{self, AttributeValue, Baseline, DetectorInfo, Severity, Status, Trigger, Velocity, Verdict};
 
 /// Longest gap learned, seconds: a key idle for months should not make every later event look like a burst.
@@ -32,6 +35,8 @@ pub struct Detector {
     config: Config,
     /// `k'` for an effective count `n` of `min_events..T_EXACT_BELOW + 1`, indexed by `n`.
     small_sample_k: Vec<f64>,
+    /// `adaptive`: the Student-t multipliers of its significance line, indexed by degrees of freedom.
+    adaptive_t: Vec<f64>,
 }
 
 impl Detector {
@@ -42,7 +47,8 @@ impl Detector {
         let small_sample_k = (0..upto)
             .map(|n| if n < 2 || n < config.min_events as usize { f64::NAN } else { math::student_t_multiplier(k, n as f64 - 1.0) })
             .collect();
-        Detector { config, small_sample_k }
+        let adaptive_t = if config.detector == DetectorKind::Adaptive { adaptive::t_table() } else { Vec::new() };
+        Detector { config, small_sample_k, adaptive_t }
     }
 
     /// The configuration.
@@ -73,6 +79,10 @@ pub struct Assessment {
     pub velocity: Option<Velocity>,
     pub velocity_anomaly: bool,
     pub consecutive_anomalies: u32,
+    /// Whether `baseline` is in the `ln(1 + value)` scale.
+    pub log_scale: bool,
+    /// What kind of departure a value anomaly is (`adaptive`).
+    pub pattern: Option<Pattern>,
 }
 
 impl Assessment {
@@ -91,6 +101,9 @@ pub fn assess(detector: &Detector, state: &mut State, event: &Event) -> Assessme
 /// event blob in place and builds the whole [`Event`] only to render a verdict).
 pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>) -> Assessment {
     let config = &detector.config;
+    if config.detector == DetectorKind::Adaptive {
+        return assess_adaptive(detector, state, value, timestamp_ms);
+    }
     let y = if config.log_transform { math::ln_1p(value) } else { value };
     let k = config.threshold_multiplier;
     let warm = state.n >= config.min_events as u64;
@@ -173,7 +186,36 @@ pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestam
         velocity,
         velocity_anomaly,
         consecutive_anomalies: state.consecutive_anomalies,
+        log_scale: config.log_transform,
+        pattern: None,
     }
+}
+
+/// The `adaptive` value check plus the velocity check, whose score is put on the same scale (3.5 normal deviations
+/// at the default alarm line).
+fn assess_adaptive(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>) -> Assessment {
+    let config = &detector.config;
+    let velocity = match timestamp_ms {
+        Some(ts) if config.velocity => velocity_check(config, state, ts),
+        _ => None,
+    };
+    let velocity_evidence = velocity
+        .as_ref()
+        .filter(|v| v.events_in_window >= config.burst_min_events)
+        .map_or(0.0, |v| v.score / adaptive::SIGNIFICANCE);
+    let warm = state.n >= config.min_events as u64;
+    let velocity_anomaly = warm && 3.0 * velocity_evidence > config.threshold_multiplier;
+    let mut a = adaptive::assess(detector, state, value, timestamp_ms, velocity_evidence, velocity_anomaly);
+    if let Some(ts) = timestamp_ms {
+        learn_time(config, state, ts, velocity_anomaly);
+    }
+    state.consecutive_anomalies = if a.status == Status::Anomaly { state.consecutive_anomalies.saturating_add(1) } else { 0 };
+    a.consecutive_anomalies = state.consecutive_anomalies;
+    if velocity_anomaly && !a.value_anomaly {
+        a.pattern = Some(Pattern::Burst);
+    }
+    a.velocity = velocity;
+    a
 }
 
 /// Decodes `state_bytes`, assesses `event`, and returns the new state with the assessment.
@@ -188,7 +230,7 @@ pub fn detect_value(
     value: f64,
     timestamp_ms: Option<i64>,
 ) -> Result<(State, Assessment), StateError> {
-    let mut state = State::decode(state_bytes, detector.config.detector)?;
+    let mut state = State::decode(state_bytes, &detector.config)?;
     let assessment = assess_value(detector, &mut state, value, timestamp_ms);
     Ok((state, assessment))
 }
@@ -198,7 +240,7 @@ pub fn detect_value(
 fn effective_count(config: &Config, n: u64) -> f64 {
     let n = n as f64;
     match config.detector {
-        DetectorKind::Zscore => n,
+        DetectorKind::Zscore | DetectorKind::Adaptive => n,
         DetectorKind::Ewma => {
             let alpha = ewma_alpha(config);
             n.min((2.0 - alpha) / alpha)
@@ -212,7 +254,7 @@ fn ewma_alpha(config: &Config) -> f64 {
 
 fn learn_value(config: &Config, state: &mut State, y: f64) {
     match config.detector {
-        DetectorKind::Zscore => {
+        DetectorKind::Zscore | DetectorKind::Adaptive => {
             state.n += 1;
             let d = y - state.mean;
             state.mean += d / state.n as f64;
@@ -272,6 +314,7 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
     let k = config.threshold_multiplier;
     let key_name = config.key_name();
     let (mean, sd, count) = a.baseline;
+    let typical = if a.log_scale { math::exp_m1(mean).max(0.0) } else if config.detector == DetectorKind::Adaptive { mean } else { untransform(config, mean) };
     let trigger = match (a.value_anomaly, a.velocity_anomaly) {
         (true, true) => Some(Trigger::Both),
         (true, false) => Some(Trigger::Value),
@@ -290,11 +333,19 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
             if a.value_anomaly {
                 let z = a.value_score.unwrap_or(0.0);
                 let side = if z >= 0.0 { "above" } else { "below" };
-                parts.push(format!(
-                    "{value_text} is {:.1}σ {side} {whose}'s baseline (expected {band_text} from {count} events, typical {})",
-                    z.abs(),
-                    fmt_num(untransform(config, mean))
-                ));
+                let typical = fmt_num(typical);
+                parts.push(match a.pattern {
+                    Some(Pattern::LevelShift) => format!(
+                        "{value_text}: {whose}'s level has shifted {side} its baseline (typical {typical}, expected {band_text}); reported once, the baseline now follows the new level"
+                    ),
+                    Some(Pattern::NewRange) => format!(
+                        "{value_text} is outside the whole range {whose} has shown in {count} events (expected {band_text}, typical {typical})"
+                    ),
+                    _ => format!(
+                        "{value_text} is {:.1}σ {side} {whose}'s baseline (expected {band_text} from {count} events, typical {typical})",
+                        z.abs()
+                    ),
+                });
             }
             if let (true, Some(v)) = (a.velocity_anomaly, &a.velocity) {
                 parts.push(format!(
@@ -318,6 +369,7 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
         status: a.status,
         severity,
         trigger,
+        pattern: if a.is_anomaly() { a.pattern } else { None },
         key_field: key_name,
         key: event.key.clone(),
         event_id: event.event_id.clone(),
@@ -332,8 +384,8 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
             mean,
             stddev: sd,
             count,
-            scale: if config.log_transform { "log1p" } else { "linear" }.into(),
-            typical: untransform(config, mean),
+            scale: if a.log_scale { "log1p" } else { "linear" }.into(),
+            typical,
         },
         velocity: a.velocity.clone(),
         detector: detector_info(config),
@@ -363,7 +415,7 @@ pub fn detector_info(config: &Config) -> DetectorInfo {
         direction: config.direction.as_str().into(),
         log_transform: config.log_transform,
         anomaly_update: config.anomaly_update.as_str().into(),
-        half_life_events: (config.detector == DetectorKind::Ewma).then_some(config.half_life_events),
+        half_life_events: (config.detector != DetectorKind::Zscore).then_some(config.half_life_events),
         velocity: config.velocity,
     }
 }

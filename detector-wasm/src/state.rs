@@ -21,16 +21,195 @@
 //! | 62     | u16      | reserved, 0                                                         |
 //! | 64     | i64 × 8  | ring of the latest event times, ms                                  |
 //!
-//! `STATE_SIZE` = 128 bytes per key. A newer kernel reads every older version (see [`State::decode`]); state written
-//! by a newer kernel than this one is refused rather than misread.
+//! That is format version 1, written for `zscore` and `ewma` ([`CLASSIC_STATE_SIZE`] = 128 bytes). The `adaptive`
+//! detector writes format version 2: the same 128-byte header (model 3; `mean` and `spread` hold the level and the
+//! variance of `ln(1 + value)`), followed by its extension:
+//!
+//! | offset | type      | field                                                                   |
+//! |-------:|-----------|-------------------------------------------------------------------------|
+//! | 128    | f64       | level (the value's own scale)                                           |
+//! | 136    | f64       | variance around the level                                               |
+//! | 144    | f64       | the previous value                                                      |
+//! | 152    | f64       | lowest value seen                                                       |
+//! | 160    | f64       | highest value seen                                                      |
+//! | 168    | f64 × 3   | typical absolute error of the level, the time-of-day profile, the previous value |
+//! | 192    | f64       | surprise record                                                         |
+//! | 200    | f64 × 2   | recent average surprise of the level and of the profile                 |
+//! | 216    | f64 × 2   | their records                                                           |
+//! | 232    | f64       | mean of ln(gap in seconds)                                               |
+//! | 240    | f64       | variance of ln(gap)                                                      |
+//! | 248    | i64       | start of the current run of far values, ms                              |
+//! | 256    | f64 × 4   | ring of the latest values                                               |
+//! | 288    | f64 × 4   | the same, as ln(1 + value)                                              |
+//! | 320    | u32       | events learned into the level since it was last re-baselined            |
+//! | 324    | u32       | gaps learned                                                            |
+//! | 328    | i8        | current run: +n / −n values far above / below the level                 |
+//! | 329    | u8        | next slot of the value ring                                             |
+//! | 330    | u8        | profile bins with enough visits                                         |
+//! | 331    | u8        | flags: 1 = every value so far was ≥ 0                                    |
+//! | 332    | u32       | reserved, 0                                                             |
+//! | 336    | f32 × 48  | time-of-day profile, half-hour bins (UTC)                               |
+//! | 528    | u8 × 48   | visits per bin (saturating)                                             |
+//!
+//! [`STATE_SIZE`] = 576 bytes, the most any detector writes. A newer kernel reads every older version (see
+//! [`State::decode`]), converting between detectors when the configuration changed; state written by a newer kernel
+//! than this one is refused rather than misread.
 
-use crate::config::{DetectorKind, VELOCITY_RING};
+use crate::config::{Config, DetectorKind, VELOCITY_RING};
 use std::fmt;
 
-/// The state format this kernel writes.
-pub const STATE_VERSION: u8 = 1;
-/// Bytes of state per key.
-pub const STATE_SIZE: usize = 128;
+/// The newest state format this kernel writes (version 1 for `zscore` and `ewma`, 2 for `adaptive`).
+pub const STATE_VERSION: u8 = 2;
+/// Bytes of state per key for `zscore` and `ewma` (format version 1).
+pub const CLASSIC_STATE_SIZE: usize = 128;
+/// Bytes of state per key for `adaptive` (format version 2): the most any detector writes.
+pub const STATE_SIZE: usize = 576;
+/// Half-hour bins of the `adaptive` time-of-day profile.
+pub const SEASON_BINS: usize = 48;
+
+/// The `adaptive` detector's part of a key's state (see the layout above and `detector::adaptive`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adaptive {
+    pub level: f64,
+    pub var: f64,
+    pub last: f64,
+    pub low: f64,
+    pub high: f64,
+    pub mae: [f64; 3],
+    pub record: f64,
+    pub sustained: [f64; 2],
+    pub sustained_record: [f64; 2],
+    pub gap_log_mean: f64,
+    pub gap_log_var: f64,
+    pub run_start_ms: i64,
+    pub recent: [f64; 4],
+    pub recent_log: [f64; 4],
+    pub level_count: u32,
+    pub gap_count: u32,
+    pub run: i8,
+    pub recent_next: u8,
+    pub bins_ready: u8,
+    pub all_nonnegative: bool,
+    pub bins: [f32; SEASON_BINS],
+    pub bin_visits: [u8; SEASON_BINS],
+}
+
+impl Default for Adaptive {
+    fn default() -> Self {
+        Adaptive {
+            level: 0.0,
+            var: 0.0,
+            last: 0.0,
+            low: 0.0,
+            high: 0.0,
+            mae: [0.0; 3],
+            record: 0.0,
+            sustained: [0.0; 2],
+            sustained_record: [0.0; 2],
+            gap_log_mean: 0.0,
+            gap_log_var: 0.0,
+            run_start_ms: 0,
+            recent: [0.0; 4],
+            recent_log: [0.0; 4],
+            level_count: 0,
+            gap_count: 0,
+            run: 0,
+            recent_next: 0,
+            bins_ready: 0,
+            all_nonnegative: true,
+            bins: [0.0; SEASON_BINS],
+            bin_visits: [0; SEASON_BINS],
+        }
+    }
+}
+
+impl Adaptive {
+    fn floats(&self) -> impl Iterator<Item = f64> + '_ {
+        [self.level, self.var, self.last, self.low, self.high, self.record, self.gap_log_mean, self.gap_log_var]
+            .into_iter()
+            .chain(self.mae)
+            .chain(self.sustained)
+            .chain(self.sustained_record)
+            .chain(self.recent)
+            .chain(self.recent_log)
+            .chain(self.bins.iter().map(|&b| b as f64))
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        for x in [self.level, self.var, self.last, self.low, self.high] {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        for x in self.mae {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&self.record.to_le_bytes());
+        for x in self.sustained.into_iter().chain(self.sustained_record) {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&self.gap_log_mean.to_le_bytes());
+        out.extend_from_slice(&self.gap_log_var.to_le_bytes());
+        out.extend_from_slice(&self.run_start_ms.to_le_bytes());
+        for x in self.recent.into_iter().chain(self.recent_log) {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.extend_from_slice(&self.level_count.to_le_bytes());
+        out.extend_from_slice(&self.gap_count.to_le_bytes());
+        out.push(self.run as u8);
+        out.push(self.recent_next);
+        out.push(self.bins_ready);
+        out.push(self.all_nonnegative as u8);
+        out.extend_from_slice(&0u32.to_le_bytes());
+        for b in self.bins {
+            out.extend_from_slice(&b.to_le_bytes());
+        }
+        out.extend_from_slice(&self.bin_visits);
+    }
+
+    fn decode(b: &[u8]) -> Adaptive {
+        let f = |o: usize| f64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+        let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"));
+        let mut a = Adaptive {
+            level: f(128),
+            var: f(136),
+            last: f(144),
+            low: f(152),
+            high: f(160),
+            mae: [f(168), f(176), f(184)],
+            record: f(192),
+            sustained: [f(200), f(208)],
+            sustained_record: [f(216), f(224)],
+            gap_log_mean: f(232),
+            gap_log_var: f(240),
+            run_start_ms: i64::from_le_bytes(b[248..256].try_into().expect("8 bytes")),
+            recent: [f(256), f(264), f(272), f(280)],
+            recent_log: [f(288), f(296), f(304), f(312)],
+            level_count: u32_at(320),
+            gap_count: u32_at(324),
+            run: b[328] as i8,
+            recent_next: b[329],
+            bins_ready: b[330],
+            all_nonnegative: b[331] & 1 != 0,
+            ..Adaptive::default()
+        };
+        for (i, bin) in a.bins.iter_mut().enumerate() {
+            *bin = f32::from_le_bytes(b[336 + 4 * i..340 + 4 * i].try_into().expect("4 bytes"));
+        }
+        a.bin_visits.copy_from_slice(&b[528..528 + SEASON_BINS]);
+        a
+    }
+
+    /// Whether every field is one this kernel could have written.
+    fn is_sane(&self) -> bool {
+        self.floats().all(f64::is_finite)
+            && self.var >= 0.0
+            && self.gap_log_var >= 0.0
+            && self.mae.iter().all(|&m| m >= 0.0)
+            && self.record >= 0.0
+            && self.low <= self.high
+            && self.recent_next < 4
+            && self.bins_ready as usize <= SEASON_BINS
+    }
+}
 
 /// One key's baseline.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +227,8 @@ pub struct State {
     pub ring_len: u8,
     pub ring_next: u8,
     pub ring: [i64; VELOCITY_RING],
+    /// The `adaptive` detector's extension (default for `zscore` and `ewma`).
+    pub adaptive: Adaptive,
 }
 
 /// State bytes this kernel cannot use.
@@ -87,12 +268,14 @@ impl State {
             ring_len: 0,
             ring_next: 0,
             ring: [0; VELOCITY_RING],
+            adaptive: Adaptive::default(),
         }
     }
 
-    /// Reads stored bytes (empty = a new key) and converts them to `model`, keeping the baseline when the detector
-    /// was changed between deployments.
-    pub fn decode(bytes: &[u8], model: DetectorKind) -> Result<State, StateError> {
+    /// Reads stored bytes (empty = a new key) and converts them to the configured detector, keeping the baseline when
+    /// the detector was changed between deployments.
+    pub fn decode(bytes: &[u8], config: &Config) -> Result<State, StateError> {
+        let model = config.detector;
         if bytes.is_empty() {
             return Ok(State::new(model));
         }
@@ -100,22 +283,19 @@ impl State {
         if version > STATE_VERSION {
             return Err(StateError::Newer { version });
         }
-        // Version 1 is the first format. An older version would be migrated here, one arm per version.
-        if version != 1 {
-            return Err(StateError::Corrupt { reason: format!("unknown format version {version}") });
-        }
-        if bytes.len() != STATE_SIZE {
-            return Err(StateError::Corrupt { reason: format!("{} bytes, expected {STATE_SIZE}", bytes.len()) });
+        let (expected_size, models): (usize, &[(u8, DetectorKind)]) = match version {
+            1 => (CLASSIC_STATE_SIZE, &[(1, DetectorKind::Zscore), (2, DetectorKind::Ewma)]),
+            2 => (STATE_SIZE, &[(3, DetectorKind::Adaptive)]),
+            other => return Err(StateError::Corrupt { reason: format!("unknown format version {other}") }),
+        };
+        if bytes.len() != expected_size {
+            return Err(StateError::Corrupt { reason: format!("{} bytes, expected {expected_size} for format {version}", bytes.len()) });
         }
         let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
         let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
         let f64_at = |o: usize| f64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-        let stored_model = match bytes[1] {
-            1 => DetectorKind::Zscore,
-            2 => DetectorKind::Ewma,
-            other => {
-                return Err(StateError::Corrupt { reason: format!("unknown value model {other}") });
-            }
+        let Some(&(_, stored_model)) = models.iter().find(|(code, _)| *code == bytes[1]) else {
+            return Err(StateError::Corrupt { reason: format!("unknown value model {} for format {version}", bytes[1]) });
         };
         let mut ring = [0i64; VELOCITY_RING];
         for (i, slot) in ring.iter_mut().enumerate() {
@@ -134,23 +314,28 @@ impl State {
             ring_len: bytes[60],
             ring_next: bytes[61],
             ring,
+            adaptive: if version == 2 { Adaptive::decode(bytes) } else { Adaptive::default() },
         };
         if !(state.mean.is_finite() && state.spread.is_finite() && state.spread >= 0.0 && state.gap_mean_secs.is_finite())
             || state.ring_len as usize > VELOCITY_RING
             || state.ring_next as usize >= VELOCITY_RING
+            || (version == 2 && !state.adaptive.is_sane())
         {
             return Err(StateError::Corrupt { reason: "fields out of range".into() });
         }
-        Ok(state.into_model(model))
+        Ok(state.into_model(config))
     }
 
-    /// Appends the [`STATE_SIZE`] bytes of this state to `out`.
+    /// Appends this state's bytes to `out`: [`CLASSIC_STATE_SIZE`] for `zscore` and `ewma`, [`STATE_SIZE`] for
+    /// `adaptive`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        out.push(STATE_VERSION);
-        out.push(match self.model {
-            DetectorKind::Zscore => 1,
-            DetectorKind::Ewma => 2,
-        });
+        let (version, model) = match self.model {
+            DetectorKind::Zscore => (1, 1),
+            DetectorKind::Ewma => (1, 2),
+            DetectorKind::Adaptive => (2, 3),
+        };
+        out.push(version);
+        out.push(model);
         out.extend_from_slice(&0u16.to_le_bytes());
         out.extend_from_slice(&self.consecutive_anomalies.to_le_bytes());
         out.extend_from_slice(&self.n.to_le_bytes());
@@ -166,6 +351,9 @@ impl State {
         for t in self.ring {
             out.extend_from_slice(&t.to_le_bytes());
         }
+        if self.model == DetectorKind::Adaptive {
+            self.adaptive.encode_into(out);
+        }
     }
 
     /// The state as bytes.
@@ -175,25 +363,39 @@ impl State {
         out
     }
 
-    /// The sample variance of the value baseline (0 until two events are learned).
+    /// The sample variance of the value baseline (0 until two events are learned); for `adaptive`, of `ln(1 + value)`.
     pub fn variance(&self) -> f64 {
         match self.model {
             DetectorKind::Zscore if self.n >= 2 => self.spread / (self.n - 1) as f64,
             DetectorKind::Zscore => 0.0,
-            DetectorKind::Ewma => self.spread,
+            DetectorKind::Ewma | DetectorKind::Adaptive => self.spread,
         }
     }
 
     /// Re-expresses the baseline for another value model, so switching detectors keeps what each key has learned.
-    fn into_model(mut self, model: DetectorKind) -> State {
+    fn into_model(mut self, config: &Config) -> State {
+        let model = config.detector;
         if self.model == model {
             return self;
         }
         let variance = self.variance();
+        if self.model == DetectorKind::Adaptive && !config.log_transform {
+            // The classic detectors without a log scale continue from the adaptive level in the value's own scale.
+            self.mean = self.adaptive.level;
+            self.spread = self.adaptive.var;
+            self.model = DetectorKind::Ewma;
+            return self.into_model(config);
+        }
         self.spread = match model {
             DetectorKind::Zscore => variance * self.n.saturating_sub(1) as f64,
-            DetectorKind::Ewma => variance,
+            DetectorKind::Ewma | DetectorKind::Adaptive => variance,
         };
+        if model == DetectorKind::Adaptive {
+            self.model = model;
+            crate::detector::adaptive::migrate(config, &mut self, variance);
+            return self;
+        }
+        self.adaptive = Adaptive::default();
         self.model = model;
         self
     }
@@ -202,6 +404,10 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cfg(detector: DetectorKind) -> Config {
+        Config { detector, ..Config::default() }
+    }
 
     fn sample() -> State {
         let mut s = State::new(DetectorKind::Zscore);
@@ -223,19 +429,19 @@ mod tests {
     fn state_is_fixed_size_and_round_trips() {
         let s = sample();
         let bytes = s.encode();
-        assert_eq!(bytes.len(), STATE_SIZE);
-        assert_eq!(State::decode(&bytes, DetectorKind::Zscore).unwrap(), s);
-        assert_eq!(State::decode(&State::new(DetectorKind::Ewma).encode(), DetectorKind::Ewma).unwrap(), State::new(DetectorKind::Ewma));
+        assert_eq!(bytes.len(), CLASSIC_STATE_SIZE);
+        assert_eq!(State::decode(&bytes, &cfg(DetectorKind::Zscore)).unwrap(), s);
+        assert_eq!(State::decode(&State::new(DetectorKind::Ewma).encode(), &cfg(DetectorKind::Ewma)).unwrap(), State::new(DetectorKind::Ewma));
     }
 
     #[test]
     fn switching_detectors_keeps_mean_and_variance() {
         let s = sample();
-        let e = State::decode(&s.encode(), DetectorKind::Ewma).unwrap();
+        let e = State::decode(&s.encode(), &cfg(DetectorKind::Ewma)).unwrap();
         assert_eq!(e.model, DetectorKind::Ewma);
         assert_eq!(e.mean, s.mean);
         assert!((e.variance() - s.variance()).abs() < 1e-12);
-        let back = State::decode(&e.encode(), DetectorKind::Zscore).unwrap();
+        let back = State::decode(&e.encode(), &cfg(DetectorKind::Zscore)).unwrap();
         assert!((back.variance() - s.variance()).abs() < 1e-12);
     }
 
@@ -243,12 +449,12 @@ mod tests {
     fn newer_and_corrupt_state_is_refused_with_a_reason() {
         let mut bytes = sample().encode();
         bytes[0] = STATE_VERSION + 1;
-        let e = State::decode(&bytes, DetectorKind::Zscore).unwrap_err();
+        let e = State::decode(&bytes, &cfg(DetectorKind::Zscore)).unwrap_err();
         assert!(matches!(e, StateError::Newer { .. }));
         assert!(e.to_string().contains("newer than this kernel"), "{e}");
-        assert!(matches!(State::decode(&[1, 1, 0], DetectorKind::Zscore), Err(StateError::Corrupt { .. })));
+        assert!(matches!(State::decode(&[1, 1, 0], &cfg(DetectorKind::Zscore)), Err(StateError::Corrupt { .. })));
         let mut bytes = sample().encode();
         bytes[24..32].copy_from_slice(&f64::NAN.to_le_bytes());
-        assert!(matches!(State::decode(&bytes, DetectorKind::Zscore), Err(StateError::Corrupt { .. })));
+        assert!(matches!(State::decode(&bytes, &cfg(DetectorKind::Zscore)), Err(StateError::Corrupt { .. })));
     }
 }

@@ -1,0 +1,413 @@
+//! The `adaptive` value check, the default detector: one configuration for money amounts per user and for system
+//! metrics, because each key is judged the way its own history says it should be.
+//!
+//! **Predictions.** Three models predict each value: the key's level (an exponentially weighted mean with a
+//! half-life of `half_life_events`, learned robustly: a deviation teaches at most 3 standard deviations), a
+//! time-of-day profile (48 half-hour bins, used only once the key has filled nearly all of them and only while it
+//! predicts better than the level), and the previous value. Each model's typical error is tracked (mean absolute
+//! error). The *surprise* of a value is its error in units of the typical error of the best of the level and the
+//! profile; for a key whose previous value predicts better than either (a smooth metric), an error that persistence
+//! explains is not a surprise.
+//!
+//! **Two ways to judge, chosen per key.**
+//! - *Metric-like keys* — persistence predicts well, and the key is mature (200 events): a value is anomalous when its
+//!   surprise beats the key's largest surprise so far by 10 % (a record, slowly forgotten with a half-life of 20,000
+//!   events), when the recent average surprise (half-life 5 events, single errors capped at 10) beats its own record
+//!   by 10 % (level shifts, a broken daily pattern, a change of variance), or when the value leaves the key's observed
+//!   range by more than 2 % of the range (a new extreme). Records adapt the threshold to each key's own tails: a
+//!   spiky key needs a bigger spike, and an alarm raises the bar, so a level shift is reported once, not as a storm.
+//! - *Everything else* — keys with independent events (transactions), and young keys: significance. The deviation
+//!   from the prediction in standard deviations, corrected for the key's sample size (Student-t), must reach 3.5 at
+//!   the default threshold. For non-negative values arriving at irregular times (money: `log_transform`), a high
+//!   value must be unusual both in the value's own scale and in `ln(1 + value)`, a low one in `ln(1 + value)`; the
+//!   log-scale spread starts from a prior of 0.7 (worth 8 events), so a young key is judged sensibly from its first
+//!   events. A mature key must also beat its surprise record.
+//!
+//! **Level shifts.** Three consecutive values more than 3 standard deviations to the same side of the level, spread
+//! over at least an hour, re-baseline the level to their mean (a transaction habit that changed, a metric that moved):
+//! the key is judged against its new level from then on.
+//!
+//! **The score.** `3 ×` the strongest evidence relative to its default alarm line (3.5 standard deviations, or 1.1 ×
+//! the record, or 1 for a new extreme), so the default `threshold_multiplier = 3` alarms exactly at those lines and a
+//! higher multiplier moves every line up in proportion (higher = fewer alerts).
+
+use super::{Assessment, Detector, MAX_SCORE, Pattern};
+use crate::config::{AnomalyUpdate, Config, Direction};
+use crate::math;
+use crate::state::{Adaptive, SEASON_BINS, State};
+use crate::verdict::Status;
+
+/// Standard deviations at the default alarm line of the significance check.
+pub const SIGNIFICANCE: f64 = 3.5;
+/// The factor by which a surprise must beat the key's record at the default alarm line.
+pub const RECORD_MARGIN: f64 = 1.1;
+/// Events before a key's surprise records are trusted (and kept).
+pub const MATURE_EVENTS: u64 = 200;
+/// A new extreme must leave the observed range by this share of the range.
+const RANGE_TOLERANCE: f64 = 0.02;
+/// Half-life of the surprise records, in events.
+const RECORD_HALF_LIFE: f64 = 20_000.0;
+/// Half-life of the recent-surprise average, in events; single surprises enter it capped at [`SURPRISE_CAP`].
+const SUSTAINED_HALF_LIFE: f64 = 5.0;
+const SURPRISE_CAP: f64 = 10.0;
+/// Half-life of the typical errors and of the spread, in events.
+const ERROR_HALF_LIFE: f64 = 200.0;
+/// A deviation teaches the level at most this many standard deviations (`anomaly_update = clip`).
+const LEARN_CLIP: f64 = 3.0;
+/// Persistence must beat the best model's typical error by this factor for a key to count as metric-like.
+const PERSISTENCE: f64 = 0.8;
+/// Spread of ln(gap) above which a key's events count as irregular (exponential gaps have ~1.3).
+const IRREGULAR_GAPS: f64 = 0.8;
+const GAP_HALF_LIFE: f64 = 50.0;
+/// The log-scale prior: a spread of 0.7 worth 8 events.
+const PRIOR_EVENTS: f64 = 8.0;
+const PRIOR_SPREAD: f64 = 0.7;
+/// Time-of-day profile: a bin is used after this many visits, the profile once this many bins are.
+const BIN_VISITS: u8 = 3;
+const BINS_READY: u8 = 44;
+const BIN_RATE: f64 = 0.3;
+/// Change point: this many consecutive values beyond this many standard deviations, over at least this long.
+const SHIFT_RUN: u8 = 3;
+const SHIFT_SIGMAS: f64 = 3.0;
+const SHIFT_MIN_MS: i64 = 3_600_000;
+/// Differences are clamped here before they are squared, so no finite input overflows the state.
+const HUGE: f64 = 1e150;
+
+/// The degrees of freedom below which the Student-t multiplier of [`SIGNIFICANCE`] is taken from a table.
+pub(super) const T_TABLE: usize = 64;
+
+/// The Student-t multipliers of [`SIGNIFICANCE`] for 0..[`T_TABLE`] degrees of freedom (index 0 unused).
+pub(super) fn t_table() -> Vec<f64> {
+    (0..T_TABLE).map(|df| if df == 0 { f64::NAN } else { math::student_t_multiplier(SIGNIFICANCE, df as f64) }).collect()
+}
+
+fn alpha(half_life: f64, n: u64) -> f64 {
+    (1.0 - math::exp2(-1.0 / half_life)).max(1.0 / (n as f64 + 1.0))
+}
+
+fn diff(a: f64, b: f64) -> f64 {
+    (a - b).clamp(-HUGE, HUGE)
+}
+
+/// The Student-t multiplier of [`SIGNIFICANCE`] for `df` degrees of freedom.
+fn t_mult(detector: &Detector, df: f64) -> f64 {
+    let df = df.max(1.0);
+    match detector.adaptive_t.get(df as usize) {
+        Some(&t) if df.fract() == 0.0 => t,
+        _ => math::student_t_multiplier(SIGNIFICANCE, df),
+    }
+}
+
+/// What the significance check needs of one view (linear or log).
+struct View {
+    dev: f64,
+    sd: f64,
+    /// Band half-width at the default alarm line, in standard deviations (t-corrected).
+    width: f64,
+}
+
+impl View {
+    fn evidence(&self) -> f64 {
+        if self.sd > 0.0 {
+            (self.dev.abs() / self.sd / self.width).min(MAX_SCORE)
+        } else if self.dev == 0.0 {
+            0.0
+        } else {
+            MAX_SCORE
+        }
+    }
+}
+
+/// Scores `y` (at `ts`) against the key's adaptive baseline and learns it. `velocity` is the velocity check's evidence
+/// (already relative to its alarm line), folded into the score.
+pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<i64>, velocity: f64, velocity_anomaly: bool) -> Assessment {
+    let config = detector.config();
+    let k = config.threshold_multiplier / 3.0;
+    let a = &mut state.adaptive;
+    let ly = if y > 0.0 { math::ln_1p(y) } else { 0.0 };
+    if y < 0.0 {
+        a.all_nonnegative = false;
+    }
+    // Regularity of the key's arrivals (before the velocity check moves last_ts).
+    if let Some(ts) = ts {
+        if state.last_ts_ms != i64::MIN && ts > state.last_ts_ms {
+            let lg = libm::log((ts - state.last_ts_ms) as f64 / 1000.0);
+            let g = alpha(GAP_HALF_LIFE, a.gap_count as u64);
+            let d = lg - a.gap_log_mean;
+            a.gap_log_mean += g * d;
+            a.gap_log_var = (1.0 - g) * (a.gap_log_var + g * d * d);
+            a.gap_count = a.gap_count.saturating_add(1);
+        }
+    }
+    let n = state.n;
+    if n == 0 {
+        a.level = y;
+        a.var = 0.0;
+        state.mean = ly;
+        state.spread = 0.0;
+        a.last = y;
+        a.low = y;
+        a.high = y;
+        a.level_count = 1;
+        a.recent = [y; 4];
+        a.recent_log = [ly; 4];
+        state.n = 1;
+        state.seen += 1;
+        return warmup(state, velocity);
+    }
+
+    let bin = ts.map(|t| ((t.rem_euclid(86_400_000)) / (86_400_000 / SEASON_BINS as i64)) as usize);
+    let bin = bin.filter(|&b| b < SEASON_BINS);
+    let seasonal = bin.filter(|&b| a.bin_visits[b] >= BIN_VISITS && a.bins_ready >= BINS_READY).map(|b| a.bins[b] as f64);
+    let span = 0.5 * a.high - 0.5 * a.low; // half the range, without overflow
+    let floor = 2e-3 * span + 1e-12;
+    let preds = [a.level, seasonal.unwrap_or(f64::NAN), a.last];
+    let mut u = [f64::INFINITY; 3];
+    for i in 0..3 {
+        if preds[i].is_finite() {
+            u[i] = (diff(y, preds[i]).abs() / a.mae[i].max(floor)).min(1e12);
+        }
+    }
+    let best = if seasonal.is_some() && a.mae[1] < a.mae[0] { 1 } else { 0 };
+    let persistent = a.mae[2] < PERSISTENCE * a.mae[best];
+    let surprise = if persistent { u[best].min(u[2]) } else { u[best] };
+    let surprise = if surprise.is_finite() { surprise } else { 0.0 };
+    let b = alpha(SUSTAINED_HALF_LIFE, u64::MAX);
+    let sustained = [0usize, 1].map(|i| if u[i].is_finite() { a.sustained[i] + b * (u[i].min(SURPRISE_CAP) - a.sustained[i]) } else { a.sustained[i] });
+    let mature = n >= MATURE_EVENTS && a.record > 0.0;
+    let warm = n >= config.min_events as u64;
+    let pred = preds[best];
+    let above = y > pred;
+
+    // Evidence, each relative to its default alarm line.
+    let mut value_evidence = 0.0;
+    let mut pattern = None;
+    let mut band = None;
+    let mut value_score = None;
+    let mut baseline = (pred, libm::sqrt(a.var).max(floor), n, false);
+    let nf = n as f64;
+    let nl = (a.level_count.max(1) as f64).min(nf);
+    if warm {
+        let mut record = f64::INFINITY;
+        let mut record_pattern = Pattern::Spike;
+        let mut record_band = None;
+        if mature {
+            record = surprise / (a.record * RECORD_MARGIN);
+            for i in 0..2 {
+                if u[i].is_finite() && a.sustained_record[i] > 0.0 {
+                    let s = sustained[i] / (a.sustained_record[i] * RECORD_MARGIN);
+                    if s > record {
+                        record = s;
+                        record_pattern = Pattern::LevelShift;
+                    }
+                }
+            }
+            let tol = 2.0 * span * RANGE_TOLERANCE;
+            let beyond = if y > a.high + tol { diff(y, a.high + tol) } else if y < a.low - tol { diff(a.low - tol, y) } else { 0.0 };
+            if beyond > 0.0 {
+                let e = 1.0 + beyond / (2.0 * span).max(1e-300);
+                if e > record {
+                    record = e.min(MAX_SCORE);
+                    record_pattern = Pattern::NewRange;
+                }
+            }
+            let w = k * RECORD_MARGIN * a.record * a.mae[best].max(floor);
+            record_band = Some((pred - w, pred + w));
+        }
+        let linear = View { dev: diff(y, pred), sd: libm::sqrt(a.var).max(floor), width: t_mult(detector, nf - 1.0) * libm::sqrt(1.0 + 1.0 / nl) };
+        if mature && persistent {
+            value_evidence = record;
+            pattern = Some(record_pattern);
+            band = record_band;
+            value_score = Some((linear.dev / linear.sd).clamp(-MAX_SCORE, MAX_SCORE));
+        } else {
+            let irregular = a.gap_count < 2 || libm::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
+            let dual = config.log_transform && a.all_nonnegative && irregular;
+            let lin_band = (pred - k * linear.width * linear.sd, pred + k * linear.width * linear.sd);
+            let (significance, view_band) = if dual {
+                let var = (PRIOR_EVENTS * PRIOR_SPREAD * PRIOR_SPREAD + nf * state.spread) / (PRIOR_EVENTS + nf);
+                let log = View {
+                    dev: ly - state.mean,
+                    sd: libm::sqrt(var).max(config.min_stddev).max(1e-9),
+                    width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * libm::sqrt(1.0 + 1.0 / nl),
+                };
+                value_score = Some((log.dev / log.sd).clamp(-MAX_SCORE, MAX_SCORE));
+                baseline = (state.mean, log.sd, n, true);
+                let log_low = math::exp_m1(state.mean - k * log.width * log.sd).max(0.0);
+                let log_high = math::exp_m1(state.mean + k * log.width * log.sd);
+                let e = if above { linear.evidence().min(log.evidence()) } else { log.evidence() };
+                (e, (log_low, lin_band.1.max(log_high)))
+            } else {
+                value_score = Some((linear.dev / linear.sd).clamp(-MAX_SCORE, MAX_SCORE));
+                (linear.evidence(), lin_band)
+            };
+            value_evidence = significance.min(record);
+            pattern = Some(if record < significance { record_pattern } else { Pattern::Spike });
+            band = Some(match record_band {
+                Some((lo, hi)) => (view_band.0.min(lo), view_band.1.max(hi)),
+                None => view_band,
+            });
+        }
+        let wrong_side = match config.direction {
+            Direction::High => !above,
+            Direction::Low => above,
+            Direction::Both => false,
+        };
+        if wrong_side {
+            value_evidence = 0.0;
+        }
+    }
+
+    // Change point: a run of values far to one side, spread over time, re-baselines the level.
+    let sd_lin = libm::sqrt(a.var).max(floor);
+    let z_level = diff(y, a.level) / sd_lin;
+    let side: i8 = if z_level > SHIFT_SIGMAS { 1 } else if z_level < -SHIFT_SIGMAS { -1 } else { 0 };
+    a.run = if side == 0 { 0 } else if side == a.run.signum() { a.run.saturating_add(side) } else { side };
+    let t = ts.unwrap_or(0);
+    if a.run.abs() == 1 {
+        a.run_start_ms = t;
+    }
+    a.recent[a.recent_next as usize] = y;
+    a.recent_log[a.recent_next as usize] = ly;
+    a.recent_next = (a.recent_next + 1) % 4;
+    let shifted = warm && a.run.unsigned_abs() >= SHIFT_RUN && (ts.is_none() || t.saturating_sub(a.run_start_ms) >= SHIFT_MIN_MS);
+
+    let value_anomaly = warm && 3.0 * value_evidence > config.threshold_multiplier;
+    let status = if !warm {
+        Status::Warmup
+    } else if value_anomaly || velocity_anomaly {
+        Status::Anomaly
+    } else {
+        Status::Normal
+    };
+    let score = if warm { Some((3.0 * value_evidence.max(velocity)).min(MAX_SCORE)) } else { None };
+    if shifted && value_anomaly {
+        pattern = Some(Pattern::LevelShift);
+    }
+
+    // Learn.
+    if n >= MATURE_EVENTS {
+        let keep = 1.0 - alpha(RECORD_HALF_LIFE, u64::MAX);
+        a.record = a.record.max(surprise) * keep;
+        for i in 0..2 {
+            a.sustained_record[i] = a.sustained_record[i].max(sustained[i]) * keep;
+        }
+    }
+    a.sustained = sustained;
+    let e = alpha(ERROR_HALF_LIFE, n);
+    // The profile's typical error is learned from its first visits on, so it is known by the time the profile is
+    // used; it starts from the level's.
+    let profile = bin.filter(|&b| a.bin_visits[b] > 0).map(|b| a.bins[b] as f64);
+    if profile.is_some() && a.mae[1] == 0.0 {
+        a.mae[1] = a.mae[0];
+    }
+    for (i, p) in [Some(preds[0]), profile, Some(preds[2])].into_iter().enumerate() {
+        if let Some(p) = p {
+            a.mae[i] += e * (diff(y, p).abs() - a.mae[i]);
+        }
+    }
+    let skip = value_anomaly && config.anomaly_update == AnomalyUpdate::Skip;
+    if shifted {
+        // The run's own values (the newest SHIFT_RUN of the ring) are the new level.
+        let (mut m, mut lm) = (0.0, 0.0);
+        for i in 0..SHIFT_RUN as usize {
+            let j = (a.recent_next as usize + 3 - i) % 4;
+            m += a.recent[j] / SHIFT_RUN as f64;
+            lm += a.recent_log[j] / SHIFT_RUN as f64;
+        }
+        a.level = m.clamp(a.low.min(y), a.high.max(y));
+        state.mean = lm;
+        a.level_count = SHIFT_RUN as u32;
+        a.run = 0;
+    } else if !skip {
+        let clip = if warm && config.anomaly_update != AnomalyUpdate::Full { LEARN_CLIP } else { f64::INFINITY };
+        let l = alpha(config.half_life_events, a.level_count as u64);
+        let v = alpha(ERROR_HALF_LIFE, n);
+        let d = diff(y, a.level).clamp(-clip * sd_lin, clip * sd_lin).clamp(-HUGE, HUGE);
+        a.level = (a.level + l * d).clamp(a.low.min(y), a.high.max(y));
+        a.var = (1.0 - v) * (a.var + v * d * d);
+        let lsd = libm::sqrt(state.spread).max(1e-9);
+        let ld = (ly - state.mean).clamp(-clip * lsd, clip * lsd);
+        state.mean += l * ld;
+        state.spread = (1.0 - v) * (state.spread + v * ld * ld);
+        a.level_count = a.level_count.saturating_add(1);
+    }
+    if let Some(b) = bin {
+        let stored = y.clamp(-3.0e38, 3.0e38);
+        a.bins[b] = if a.bin_visits[b] == 0 { stored as f32 } else { (a.bins[b] as f64 + BIN_RATE * (stored - a.bins[b] as f64)) as f32 };
+        if a.bin_visits[b] < u8::MAX {
+            a.bin_visits[b] += 1;
+            if a.bin_visits[b] == BIN_VISITS {
+                a.bins_ready = a.bins_ready.saturating_add(1);
+            }
+        }
+    }
+    a.high = a.high.max(y);
+    a.low = a.low.min(y);
+    a.last = y;
+    state.n = n + 1;
+    state.seen += 1;
+
+    let (mean, sd, count, log) = baseline;
+    Assessment {
+        status,
+        score,
+        value_score,
+        value_anomaly,
+        band,
+        baseline: (mean, sd, count),
+        log_scale: log,
+        velocity: None,
+        velocity_anomaly,
+        consecutive_anomalies: 0,
+        pattern: if value_anomaly { pattern } else { None },
+    }
+}
+
+fn warmup(state: &State, _velocity: f64) -> Assessment {
+    Assessment {
+        status: Status::Warmup,
+        score: None,
+        value_score: None,
+        value_anomaly: false,
+        band: None,
+        baseline: (state.adaptive.level, 0.0, 0),
+        log_scale: false,
+        velocity: None,
+        velocity_anomaly: false,
+        consecutive_anomalies: 0,
+        pattern: None,
+    }
+}
+
+/// Builds an adaptive extension from a zscore/ewma baseline (mean and variance in the model scale of `config`), so
+/// switching the detector keeps what each key learned.
+pub fn migrate(config: &Config, state: &mut State, variance: f64) {
+    let (mean, var) = (state.mean, variance.max(0.0));
+    let (level, lin_var) = if config.log_transform {
+        let m = math::exp_m1(mean).max(0.0);
+        // The log-normal's variance around its median, a fair start for the linear scale.
+        (m, (libm::exp(var.min(50.0)) - 1.0) * (m + 1.0) * (m + 1.0))
+    } else {
+        (mean, var)
+    };
+    let sd = libm::sqrt(lin_var.min(1e300));
+    state.adaptive = Adaptive {
+        level,
+        var: lin_var.min(1e300),
+        last: level,
+        low: level - 3.0 * sd,
+        high: level + 3.0 * sd,
+        mae: [0.8 * sd, 0.8 * sd, 1.13 * sd],
+        level_count: state.n.min(u32::MAX as u64) as u32,
+        all_nonnegative: config.log_transform,
+        recent: [level; 4],
+        recent_log: [mean; 4],
+        ..Adaptive::default()
+    };
+    if !config.log_transform {
+        // The header's mean and spread hold the log view for adaptive; without a log scale there is none to keep.
+        state.mean = math::ln_1p(level.max(0.0));
+        state.spread = 0.0;
+    }
+}

@@ -124,7 +124,7 @@ impl Default for Config {
         Config {
             detector: DetectorKind::Adaptive,
             threshold_multiplier: 3.0,
-            min_events: 5,
+            min_events: 3,
             direction: Direction::Both,
             log_transform: true,
             anomaly_update: AnomalyUpdate::Clip,

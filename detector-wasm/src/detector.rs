@@ -83,6 +83,8 @@ pub struct Assessment {
     pub log_scale: bool,
     /// What kind of departure a value anomaly is (`adaptive`).
     pub pattern: Option<Pattern>,
+    /// Why the key's stored state was unreadable, when it was (the key started afresh).
+    pub state_reset: Option<String>,
 }
 
 impl Assessment {
@@ -188,6 +190,7 @@ pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestam
         consecutive_anomalies: state.consecutive_anomalies,
         log_scale: config.log_transform,
         pattern: None,
+        state_reset: None,
     }
 }
 
@@ -230,8 +233,16 @@ pub fn detect_value(
     value: f64,
     timestamp_ms: Option<i64>,
 ) -> Result<(State, Assessment), StateError> {
-    let mut state = State::decode(state_bytes, &detector.config)?;
-    let assessment = assess_value(detector, &mut state, value, timestamp_ms);
+    // State this kernel cannot read (damaged, or from a kernel that had a bug) is never a dead end for the key: it
+    // starts afresh, and the verdict says so (`stateReset`, ABI flag `FLAG_STATE_RESET`) so hosts count it. State from
+    // a newer kernel is refused instead: deploying that kernel reads it.
+    let (mut state, reset) = match State::decode(state_bytes, &detector.config) {
+        Ok(state) => (state, None),
+        Err(StateError::Corrupt { reason }) => (State::new(detector.config.detector), Some(reason)),
+        Err(e) => return Err(e),
+    };
+    let mut assessment = assess_value(detector, &mut state, value, timestamp_ms);
+    assessment.state_reset = reset;
     Ok((state, assessment))
 }
 
@@ -256,17 +267,17 @@ fn learn_value(config: &Config, state: &mut State, y: f64) {
     match config.detector {
         DetectorKind::Zscore | DetectorKind::Adaptive => {
             state.n += 1;
-            let d = y - state.mean;
+            let d = math::bounded_diff(y, state.mean);
             state.mean += d / state.n as f64;
-            state.spread += d * (y - state.mean);
+            state.spread = (state.spread + d * math::bounded_diff(y, state.mean)).min(1e307);
         }
         DetectorKind::Ewma => {
             // Equal weights until the half-life takes over, so the first events are not over-trusted.
             let alpha = ewma_alpha(config).max(1.0 / (state.n + 1) as f64);
-            let d = y - state.mean;
+            let d = math::bounded_diff(y, state.mean);
             let incr = alpha * d;
             state.mean += incr;
-            state.spread = (1.0 - alpha) * (state.spread + d * incr);
+            state.spread = ((1.0 - alpha) * (state.spread + d * incr)).min(1e307);
             state.n += 1;
         }
     }
@@ -370,6 +381,7 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
         severity,
         trigger,
         pattern: if a.is_anomaly() { a.pattern } else { None },
+        state_reset: a.state_reset.clone(),
         key_field: key_name,
         key: event.key.clone(),
         event_id: event.event_id.clone(),

@@ -46,7 +46,7 @@
 //! | 328    | i8        | current run: +n / −n values far above / below the level                 |
 //! | 329    | u8        | next slot of the value ring                                             |
 //! | 330    | u8        | profile bins with enough visits                                         |
-//! | 331    | u8        | flags: 1 = every value so far was ≥ 0                                    |
+//! | 331    | u8        | flags: 1 = every value so far was ≥ 0; 2, 4 = the sustained check of the level, the profile may alarm |
 //! | 332    | u32       | reserved, 0                                                             |
 //! | 336    | f32 × 48  | time-of-day profile, half-hour bins (UTC)                               |
 //! | 528    | u8 × 48   | visits per bin (saturating)                                             |
@@ -90,6 +90,8 @@ pub struct Adaptive {
     pub recent_next: u8,
     pub bins_ready: u8,
     pub all_nonnegative: bool,
+    /// Bit i set: the sustained check of model i (level, profile) may alarm.
+    pub sustained_armed: u8,
     pub bins: [f32; SEASON_BINS],
     pub bin_visits: [u8; SEASON_BINS],
 }
@@ -117,6 +119,7 @@ impl Default for Adaptive {
             recent_next: 0,
             bins_ready: 0,
             all_nonnegative: true,
+            sustained_armed: 3,
             bins: [0.0; SEASON_BINS],
             bin_visits: [0; SEASON_BINS],
         }
@@ -157,7 +160,7 @@ impl Adaptive {
         out.push(self.run as u8);
         out.push(self.recent_next);
         out.push(self.bins_ready);
-        out.push(self.all_nonnegative as u8);
+        out.push(self.all_nonnegative as u8 | self.sustained_armed << 1);
         out.extend_from_slice(&0u32.to_le_bytes());
         for b in self.bins {
             out.extend_from_slice(&b.to_le_bytes());
@@ -189,6 +192,7 @@ impl Adaptive {
             recent_next: b[329],
             bins_ready: b[330],
             all_nonnegative: b[331] & 1 != 0,
+            sustained_armed: (b[331] >> 1) & 3,
             ..Adaptive::default()
         };
         for (i, bin) in a.bins.iter_mut().enumerate() {

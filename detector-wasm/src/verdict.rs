@@ -165,6 +165,9 @@ pub struct Verdict {
     /// What kind of departure (`adaptive` only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pattern: Option<Pattern>,
+    /// Present when the key's stored state could not be read: why. The key started afresh with this event.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub state_reset: Option<String>,
     /// The field holding the key (`userId`) and the key's value.
     pub key_field: String,
     pub key: String,

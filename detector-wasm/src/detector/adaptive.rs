@@ -23,8 +23,8 @@
 //!   log-scale spread starts from a prior of 0.7 (worth 8 events), so a young key is judged sensibly from its first
 //!   events. A mature key must also beat its surprise record.
 //!
-//! **Level shifts.** Three consecutive values more than 3 standard deviations to the same side of the level, spread
-//! over at least an hour, re-baseline the level to their mean (a transaction habit that changed, a metric that moved):
+//! **Level shifts.** Six consecutive values more than 3 standard deviations to the same side of the level, spread
+//! over at least two of the key's usual gaps, re-baseline the level to the mean of the latest four (a transaction habit that changed, a metric that moved):
 //! the key is judged against its new level from then on.
 //!
 //! **The score.** `3 ×` the strongest evidence relative to its default alarm line (3.5 standard deviations, or 1.1 ×
@@ -43,8 +43,10 @@ pub const SIGNIFICANCE: f64 = 3.5;
 pub const RECORD_MARGIN: f64 = 1.1;
 /// Events before a key's surprise records are trusted (and kept).
 pub const MATURE_EVENTS: u64 = 200;
+/// After a new extreme alarmed, the edge moves this share of the range beyond it (2 × half-range × 0.1).
+const NEW_RANGE_STEP: f64 = 0.2;
 /// A new extreme must leave the observed range by this share of the range.
-const RANGE_TOLERANCE: f64 = 0.02;
+const RANGE_TOLERANCE: f64 = 0.01;
 /// Half-life of the surprise records, in events.
 const RECORD_HALF_LIFE: f64 = 20_000.0;
 /// Half-life of the recent-surprise average, in events; single surprises enter it capped at [`SURPRISE_CAP`].
@@ -62,16 +64,17 @@ const GAP_HALF_LIFE: f64 = 50.0;
 /// The log-scale prior: a spread of 0.7 worth 8 events.
 const PRIOR_EVENTS: f64 = 8.0;
 const PRIOR_SPREAD: f64 = 0.7;
+/// The same prior for the value's own scale, as a coefficient of variation of the level.
+const PRIOR_CV: f64 = 0.8;
 /// Time-of-day profile: a bin is used after this many visits, the profile once this many bins are.
 const BIN_VISITS: u8 = 3;
 const BINS_READY: u8 = 44;
 const BIN_RATE: f64 = 0.3;
-/// Change point: this many consecutive values beyond this many standard deviations, over at least this long.
-const SHIFT_RUN: u8 = 3;
+/// Change point: this many consecutive values (at least the 4 of the value ring) beyond this many standard deviations, spread over at least this many
+/// of the key's usual gaps (a burst of card tests within minutes is not a new habit).
+const SHIFT_RUN: u8 = 6;
 const SHIFT_SIGMAS: f64 = 3.0;
-const SHIFT_MIN_MS: i64 = 3_600_000;
-/// Differences are clamped here before they are squared, so no finite input overflows the state.
-const HUGE: f64 = 1e150;
+const SHIFT_SPAN_GAPS: f64 = 2.0;
 
 /// The degrees of freedom below which the Student-t multiplier of [`SIGNIFICANCE`] is taken from a table.
 pub(super) const T_TABLE: usize = 64;
@@ -86,7 +89,7 @@ fn alpha(half_life: f64, n: u64) -> f64 {
 }
 
 fn diff(a: f64, b: f64) -> f64 {
-    (a - b).clamp(-HUGE, HUGE)
+    math::bounded_diff(a, b)
 }
 
 /// The Student-t multiplier of [`SIGNIFICANCE`] for `df` degrees of freedom.
@@ -194,7 +197,9 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         if mature {
             record = surprise / (a.record * RECORD_MARGIN);
             for i in 0..2 {
-                if u[i].is_finite() && a.sustained_record[i] > 0.0 {
+                // A sustained departure rises over several events; once it has alarmed it stays quiet until it has
+                // come back below its record, so one shift is one alarm.
+                if u[i].is_finite() && a.sustained_record[i] > 0.0 && a.sustained_armed & (1 << i) != 0 {
                     let s = sustained[i] / (a.sustained_record[i] * RECORD_MARGIN);
                     if s > record {
                         record = s;
@@ -205,24 +210,31 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
             let tol = 2.0 * span * RANGE_TOLERANCE;
             let beyond = if y > a.high + tol { diff(y, a.high + tol) } else if y < a.low - tol { diff(a.low - tol, y) } else { 0.0 };
             if beyond > 0.0 {
-                let e = 1.0 + beyond / (2.0 * span).max(1e-300);
-                if e > record {
-                    record = e.min(MAX_SCORE);
-                    record_pattern = Pattern::NewRange;
-                }
+                // Outside everything the key has shown: the most telling description, whichever evidence is larger.
+                record = record.max((1.0 + beyond / (2.0 * span).max(1e-300)).min(MAX_SCORE));
+                record_pattern = Pattern::NewRange;
             }
             let w = k * RECORD_MARGIN * a.record * a.mae[best].max(floor);
             record_band = Some((pred - w, pred + w));
         }
         let linear = View { dev: diff(y, pred), sd: libm::sqrt(a.var).max(floor), width: t_mult(detector, nf - 1.0) * libm::sqrt(1.0 + 1.0 / nl) };
+        // Amounts (non-negative, irregular, `log_transform`): both scales start from a prior spread, the linear one
+        // as a coefficient of variation of the level, so a young key is judged from its first events.
+        let irregular = a.gap_count < 2 || libm::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
+        let dual = config.log_transform && a.all_nonnegative && irregular;
+        let linear = if dual {
+            let prior = PRIOR_CV * pred.abs();
+            let var = (PRIOR_EVENTS * prior * prior + nf * a.var) / (PRIOR_EVENTS + nf);
+            View { dev: linear.dev, sd: libm::sqrt(var).max(floor), width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * libm::sqrt(1.0 + 1.0 / nl) }
+        } else {
+            linear
+        };
         if mature && persistent {
             value_evidence = record;
             pattern = Some(record_pattern);
             band = record_band;
             value_score = Some((linear.dev / linear.sd).clamp(-MAX_SCORE, MAX_SCORE));
         } else {
-            let irregular = a.gap_count < 2 || libm::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
-            let dual = config.log_transform && a.all_nonnegative && irregular;
             let lin_band = (pred - k * linear.width * linear.sd, pred + k * linear.width * linear.sd);
             let (significance, view_band) = if dual {
                 let var = (PRIOR_EVENTS * PRIOR_SPREAD * PRIOR_SPREAD + nf * state.spread) / (PRIOR_EVENTS + nf);
@@ -270,7 +282,8 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
     a.recent[a.recent_next as usize] = y;
     a.recent_log[a.recent_next as usize] = ly;
     a.recent_next = (a.recent_next + 1) % 4;
-    let shifted = warm && a.run.unsigned_abs() >= SHIFT_RUN && (ts.is_none() || t.saturating_sub(a.run_start_ms) >= SHIFT_MIN_MS);
+    let min_span = (SHIFT_SPAN_GAPS * state.gap_mean_secs * 1000.0) as i64;
+    let shifted = warm && a.run.unsigned_abs() >= SHIFT_RUN && (ts.is_none() || t.saturating_sub(a.run_start_ms) >= min_span);
 
     let value_anomaly = warm && 3.0 * value_evidence > config.threshold_multiplier;
     let status = if !warm {
@@ -285,7 +298,14 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         pattern = Some(Pattern::LevelShift);
     }
 
-    // Learn.
+    // Learn. A sustained check that has alarmed stays quiet until the recent surprise is back below its record.
+    for i in 0..2 {
+        if value_anomaly && pattern == Some(Pattern::LevelShift) {
+            a.sustained_armed &= !(1 << i);
+        } else if sustained[i] <= a.sustained_record[i] {
+            a.sustained_armed |= 1 << i;
+        }
+    }
     if n >= MATURE_EVENTS {
         let keep = 1.0 - alpha(RECORD_HALF_LIFE, u64::MAX);
         a.record = a.record.max(surprise) * keep;
@@ -308,22 +328,17 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
     }
     let skip = value_anomaly && config.anomaly_update == AnomalyUpdate::Skip;
     if shifted {
-        // The run's own values (the newest SHIFT_RUN of the ring) are the new level.
-        let (mut m, mut lm) = (0.0, 0.0);
-        for i in 0..SHIFT_RUN as usize {
-            let j = (a.recent_next as usize + 3 - i) % 4;
-            m += a.recent[j] / SHIFT_RUN as f64;
-            lm += a.recent_log[j] / SHIFT_RUN as f64;
-        }
+        // The run's newest values (the whole ring: the run is longer) are the new level.
+        let m = a.recent.iter().sum::<f64>() / 4.0;
         a.level = m.clamp(a.low.min(y), a.high.max(y));
-        state.mean = lm;
-        a.level_count = SHIFT_RUN as u32;
+        state.mean = a.recent_log.iter().sum::<f64>() / 4.0;
+        a.level_count = 4;
         a.run = 0;
     } else if !skip {
         let clip = if warm && config.anomaly_update != AnomalyUpdate::Full { LEARN_CLIP } else { f64::INFINITY };
         let l = alpha(config.half_life_events, a.level_count as u64);
         let v = alpha(ERROR_HALF_LIFE, n);
-        let d = diff(y, a.level).clamp(-clip * sd_lin, clip * sd_lin).clamp(-HUGE, HUGE);
+        let d = diff(y, a.level).clamp(-clip * sd_lin, clip * sd_lin);
         a.level = (a.level + l * d).clamp(a.low.min(y), a.high.max(y));
         a.var = (1.0 - v) * (a.var + v * d * d);
         let lsd = libm::sqrt(state.spread).max(1e-9);
@@ -342,8 +357,11 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
             }
         }
     }
-    a.high = a.high.max(y);
-    a.low = a.low.min(y);
+    // A new extreme that alarmed moves the edge a step beyond itself, so a level that keeps rising alarms once,
+    // then again only when it leaves the new range as clearly.
+    let step = if value_anomaly && pattern == Some(Pattern::NewRange) { NEW_RANGE_STEP * span } else { 0.0 };
+    a.high = if y > a.high { y + step } else { a.high };
+    a.low = if y < a.low { y - step } else { a.low };
     a.last = y;
     state.n = n + 1;
     state.seen += 1;
@@ -361,6 +379,7 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         velocity_anomaly,
         consecutive_anomalies: 0,
         pattern: if value_anomaly { pattern } else { None },
+        state_reset: None,
     }
 }
 
@@ -377,6 +396,7 @@ fn warmup(state: &State, _velocity: f64) -> Assessment {
         velocity_anomaly: false,
         consecutive_anomalies: 0,
         pattern: None,
+        state_reset: None,
     }
 }
 
@@ -409,5 +429,126 @@ pub fn migrate(config: &Config, state: &mut State, variance: f64) {
         // The header's mean and spread hold the log view for adaptive; without a log scale there is none to keep.
         state.mean = math::ln_1p(level.max(0.0));
         state.spread = 0.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DetectorKind;
+    use crate::detector::{assess_value, detect_value};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, Normal};
+
+    const T0: i64 = 1_767_225_600_000;
+
+    fn metric_config() -> Config {
+        Config { value_field: "value".into(), allow_negative: true, ..Config::default() }
+    }
+
+    /// A 5-minute metric: level 50, noise 1, with `f(i, value)` applied; returns each event's status and pattern.
+    fn metric(config: &Config, n: usize, f: impl Fn(usize, f64) -> f64) -> Vec<(Status, Option<Pattern>)> {
+        let detector = Detector::new(config.clone());
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let noise = Normal::new(0.0, 1.0).unwrap();
+        let mut state = State::new(DetectorKind::Adaptive);
+        (0..n)
+            .map(|i| {
+                let x = f(i, 50.0 + noise.sample(&mut rng));
+                let a = assess_value(&detector, &mut state, x, Some(T0 + i as i64 * 300_000));
+                (a.status, a.pattern)
+            })
+            .collect()
+    }
+
+    fn anomalies(v: &[(Status, Option<Pattern>)], from: usize) -> Vec<(usize, Option<Pattern>)> {
+        v.iter().enumerate().skip(from).filter(|(_, (s, _))| *s == Status::Anomaly).map(|(i, (_, p))| (i, *p)).collect()
+    }
+
+    #[test]
+    fn a_spike_in_a_steady_metric_is_flagged_once_and_nothing_else_is() {
+        let v = metric(&metric_config(), 1500, |i, x| if i == 1200 { x + 30.0 } else { x });
+        let found = anomalies(&v, 300);
+        assert!(found.iter().any(|&(i, _)| i == 1200), "{found:?}");
+        assert!(found.len() <= 3, "a quiet metric raises few alarms: {found:?}");
+    }
+
+    #[test]
+    fn a_level_shift_is_reported_once_then_the_baseline_follows() {
+        let v = metric(&metric_config(), 2000, |i, x| if i >= 1200 { x + 12.0 } else { x });
+        let found = anomalies(&v, 1190);
+        assert!(found.first().is_some_and(|&(i, _)| i >= 1200 && i < 1210), "the shift is caught at once: {found:?}");
+        assert!(found.len() <= 4, "not an alert storm: {found:?}");
+        assert!(found.iter().all(|&(i, _)| i < 1300), "the new level is normal soon: {found:?}");
+    }
+
+    #[test]
+    fn a_value_beyond_everything_the_key_has_shown_is_a_new_range() {
+        let v = metric(&metric_config(), 1500, |i, x| if i == 1400 { 60.0 } else { x });
+        let found = anomalies(&v, 1390);
+        assert_eq!(found.iter().find(|&&(i, _)| i == 1400).map(|f| f.1), Some(Some(Pattern::NewRange)), "{found:?}");
+    }
+
+    #[test]
+    fn money_spikes_and_card_testing_amounts_are_caught_ordinary_spending_is_not() {
+        let config = Config::default();
+        let detector = Detector::new(config.clone());
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let spread = Normal::new(0.0, 0.6).unwrap();
+        let gap = rand_distr::Exp::new(1.0).unwrap();
+        let (mut flagged_normal, mut normals) = (0, 0);
+        let (mut caught_spikes, mut spikes, mut caught_tiny, mut tiny) = (0, 0, 0, 0);
+        for _user in 0..1000 {
+            let typical = rng.random_range(40f64.ln()..300f64.ln());
+            let mut state = Vec::new();
+            let mut t = T0;
+            for i in 0..80 {
+                // Purchases arrive at random: exponential gaps, a day on average.
+                t += (gap.sample(&mut rng) * 86_400_000.0) as i64 + 1_000;
+                let kind = if i >= 5 && rng.random_bool(0.005) { 1 } else if i >= 5 && rng.random_bool(0.005) { 2 } else { 0 };
+                let amount = match kind {
+                    1 => typical.exp() * 20.0,
+                    2 => typical.exp() / 40.0,
+                    _ => (typical + spread.sample(&mut rng)).exp(),
+                };
+                let (next, a) = detect_value(&detector, &state, amount, Some(t)).unwrap();
+                state = next.encode();
+                let hit = a.is_anomaly();
+                match kind {
+                    1 => (spikes, caught_spikes) = (spikes + 1, caught_spikes + hit as u32),
+                    2 => (tiny, caught_tiny) = (tiny + 1, caught_tiny + hit as u32),
+                    _ if a.status != Status::Warmup => (normals, flagged_normal) = (normals + 1, flagged_normal + hit as u32),
+                    _ => {}
+                }
+            }
+        }
+        assert!(caught_spikes as f64 >= 0.9 * spikes as f64, "spikes of 20x the median: {caught_spikes}/{spikes}");
+        assert!(caught_tiny as f64 >= 0.9 * tiny as f64, "amounts 40x below the median (card testing): {caught_tiny}/{tiny}");
+        assert!((flagged_normal as f64) < 0.002 * normals as f64, "false alarms {flagged_normal} of {normals}");
+    }
+
+    #[test]
+    fn a_higher_threshold_flags_a_subset() {
+        let f = |i: usize, x: f64| if i % 97 == 0 { x + (i % 7) as f64 * 3.0 } else if i > 1500 { x + 6.0 } else { x };
+        let base = anomalies(&metric(&metric_config(), 2500, f), 0);
+        for k in [3.5, 4.0, 6.0] {
+            let higher = anomalies(&metric(&Config { threshold_multiplier: k, ..metric_config() }, 2500, f), 0);
+            assert!(higher.len() <= base.len(), "k {k}: {} > {}", higher.len(), base.len());
+        }
+    }
+
+    #[test]
+    fn switching_from_zscore_keeps_the_key_s_typical_amount() {
+        let zscore = Detector::new(Config { detector: DetectorKind::Zscore, ..Config::default() });
+        let mut bytes = Vec::new();
+        for (i, x) in [100.0, 120.0, 90.0, 110.0, 95.0, 105.0, 100.0, 98.0, 102.0, 101.0].into_iter().enumerate() {
+            bytes = detect_value(&zscore, &bytes, x, Some(T0 + i as i64 * 86_400_000)).unwrap().0.encode();
+        }
+        let adaptive = Detector::new(Config::default());
+        let (state, a) = detect_value(&adaptive, &bytes, 5000.0, Some(T0 + 11 * 86_400_000)).unwrap();
+        assert_eq!(state.model, DetectorKind::Adaptive);
+        assert!((state.adaptive.level - 100.0).abs() < 30.0, "{}", state.adaptive.level);
+        assert!(a.is_anomaly(), "the migrated baseline judges at once: {a:?}");
     }
 }

@@ -232,7 +232,7 @@ impl Kernel {
                     self.output.push(TAG_OK);
                     self.output.push(flags);
                     self.output.extend_from_slice(&assessment.score.unwrap_or(f64::NAN).to_le_bytes());
-                    self.output.extend_from_slice(&(STATE_SIZE as u32).to_le_bytes());
+                    self.output.extend_from_slice(&(new_state.encoded_len() as u32).to_le_bytes());
                     new_state.encode_into(&mut self.output);
                     if assessment.is_anomaly() || config.emit == Emit::All {
                         self.scratch.clear();

@@ -202,10 +202,8 @@ fn assess_adaptive(detector: &Detector, state: &mut State, value: f64, timestamp
         Some(ts) if config.velocity => velocity_check(config, state, ts),
         _ => None,
     };
-    let velocity_evidence = velocity
-        .as_ref()
-        .filter(|v| v.events_in_window >= config.burst_min_events)
-        .map_or(0.0, |v| v.score / adaptive::SIGNIFICANCE);
+    let velocity_evidence =
+        velocity.as_ref().filter(|v| v.events_in_window >= config.burst_min_events).map_or(0.0, |v| v.score / adaptive::SIGNIFICANCE);
     let warm = state.n >= config.min_events as u64;
     let velocity_anomaly = warm && 3.0 * velocity_evidence > config.threshold_multiplier;
     let mut a = adaptive::assess(detector, state, value, timestamp_ms, velocity_evidence, velocity_anomaly);
@@ -325,7 +323,13 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
     let k = config.threshold_multiplier;
     let key_name = config.key_name();
     let (mean, sd, count) = a.baseline;
-    let typical = if a.log_scale { math::exp_m1(mean).max(0.0) } else if config.detector == DetectorKind::Adaptive { mean } else { untransform(config, mean) };
+    let typical = if a.log_scale {
+        math::exp_m1(mean).max(0.0)
+    } else if config.detector == DetectorKind::Adaptive {
+        mean
+    } else {
+        untransform(config, mean)
+    };
     let trigger = match (a.value_anomaly, a.velocity_anomaly) {
         (true, true) => Some(Trigger::Both),
         (true, false) => Some(Trigger::Value),
@@ -392,13 +396,7 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
         value_score: a.value_score,
         expected_low: a.band.map(|b| b.0),
         expected_high: a.band.map(|b| b.1),
-        baseline: Baseline {
-            mean,
-            stddev: sd,
-            count,
-            scale: if a.log_scale { "log1p" } else { "linear" }.into(),
-            typical,
-        },
+        baseline: Baseline { mean, stddev: sd, count, scale: if a.log_scale { "log1p" } else { "linear" }.into(), typical },
         velocity: a.velocity.clone(),
         detector: detector_info(config),
         reason,

@@ -330,6 +330,11 @@ impl State {
         Ok(state.into_model(config))
     }
 
+    /// The number of bytes [`State::encode_into`] writes.
+    pub fn encoded_len(&self) -> usize {
+        if self.model == DetectorKind::Adaptive { STATE_SIZE } else { CLASSIC_STATE_SIZE }
+    }
+
     /// Appends this state's bytes to `out`: [`CLASSIC_STATE_SIZE`] for `zscore` and `ewma`, [`STATE_SIZE`] for
     /// `adaptive`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
@@ -435,7 +440,10 @@ mod tests {
         let bytes = s.encode();
         assert_eq!(bytes.len(), CLASSIC_STATE_SIZE);
         assert_eq!(State::decode(&bytes, &cfg(DetectorKind::Zscore)).unwrap(), s);
-        assert_eq!(State::decode(&State::new(DetectorKind::Ewma).encode(), &cfg(DetectorKind::Ewma)).unwrap(), State::new(DetectorKind::Ewma));
+        assert_eq!(
+            State::decode(&State::new(DetectorKind::Ewma).encode(), &cfg(DetectorKind::Ewma)).unwrap(),
+            State::new(DetectorKind::Ewma)
+        );
     }
 
     #[test]

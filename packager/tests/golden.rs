@@ -63,3 +63,13 @@ fn velocity_burst() {
 fn bad_records_become_dead_letters_with_line_numbers() {
     check("bad-records");
 }
+
+#[test]
+fn adaptive_money_stream() {
+    check("adaptive-money");
+}
+
+#[test]
+fn adaptive_metric_stream() {
+    check("adaptive-metric");
+}

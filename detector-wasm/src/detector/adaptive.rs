@@ -41,8 +41,10 @@ use crate::verdict::Status;
 pub const SIGNIFICANCE: f64 = 3.5;
 /// The factor by which a surprise must beat the key's record at the default alarm line.
 pub const RECORD_MARGIN: f64 = 1.1;
-/// Events before a key's surprise records are trusted (and kept).
+/// Events before a key's surprise records are trusted; they are kept from [`RECORDS_FROM`] events on, so a key that
+/// matures has a history of surprises to be judged against.
 pub const MATURE_EVENTS: u64 = 200;
+const RECORDS_FROM: u64 = 30;
 /// After a new extreme alarmed, the edge moves this share of the range beyond it (2 × half-range × 0.1).
 const NEW_RANGE_STEP: f64 = 0.2;
 /// A new extreme must leave the observed range by this share of the range.
@@ -70,11 +72,14 @@ const PRIOR_CV: f64 = 0.8;
 const BIN_VISITS: u8 = 3;
 const BINS_READY: u8 = 44;
 const BIN_RATE: f64 = 0.3;
+const BIN_SECS: f64 = 1800.0;
 /// Change point: this many consecutive values (at least the 4 of the value ring) beyond this many standard deviations, spread over at least this many
 /// of the key's usual gaps (a burst of card tests within minutes is not a new habit).
 const SHIFT_RUN: u8 = 6;
 const SHIFT_SIGMAS: f64 = 3.0;
 const SHIFT_SPAN_GAPS: f64 = 2.0;
+/// A normal's standard deviation per unit of mean absolute error (√(π/2)).
+const PROFILE_SD: f64 = 1.2533;
 
 /// The degrees of freedom below which the Student-t multiplier of [`SIGNIFICANCE`] is taken from a table.
 pub(super) const T_TABLE: usize = 64;
@@ -176,7 +181,8 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
     let surprise = if persistent { u[best].min(u[2]) } else { u[best] };
     let surprise = if surprise.is_finite() { surprise } else { 0.0 };
     let b = alpha(SUSTAINED_HALF_LIFE, u64::MAX);
-    let sustained = [0usize, 1].map(|i| if u[i].is_finite() { a.sustained[i] + b * (u[i].min(SURPRISE_CAP) - a.sustained[i]) } else { a.sustained[i] });
+    let sustained =
+        [0usize, 1].map(|i| if u[i].is_finite() { a.sustained[i] + b * (u[i].min(SURPRISE_CAP) - a.sustained[i]) } else { a.sustained[i] });
     let mature = n >= MATURE_EVENTS && a.record > 0.0;
     let warm = n >= config.min_events as u64;
     let pred = preds[best];
@@ -208,7 +214,13 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
                 }
             }
             let tol = 2.0 * span * RANGE_TOLERANCE;
-            let beyond = if y > a.high + tol { diff(y, a.high + tol) } else if y < a.low - tol { diff(a.low - tol, y) } else { 0.0 };
+            let beyond = if y > a.high + tol {
+                diff(y, a.high + tol)
+            } else if y < a.low - tol {
+                diff(a.low - tol, y)
+            } else {
+                0.0
+            };
             if beyond > 0.0 {
                 // Outside everything the key has shown: the most telling description, whichever evidence is larger.
                 record = record.max((1.0 + beyond / (2.0 * span).max(1e-300)).min(MAX_SCORE));
@@ -217,7 +229,9 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
             let w = k * RECORD_MARGIN * a.record * a.mae[best].max(floor);
             record_band = Some((pred - w, pred + w));
         }
-        let linear = View { dev: diff(y, pred), sd: libm::sqrt(a.var).max(floor), width: t_mult(detector, nf - 1.0) * libm::sqrt(1.0 + 1.0 / nl) };
+        // The spread of the best model's errors: the level's variance, or the profile's typical error.
+        let model_sd = if best == 1 { PROFILE_SD * a.mae[1] } else { libm::sqrt(a.var) };
+        let linear = View { dev: diff(y, pred), sd: model_sd.max(floor), width: t_mult(detector, nf - 1.0) * libm::sqrt(1.0 + 1.0 / nl) };
         // Amounts (non-negative, irregular, `log_transform`): both scales start from a prior spread, the linear one
         // as a coefficient of variation of the level, so a young key is judged from its first events.
         let irregular = a.gap_count < 2 || libm::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
@@ -225,7 +239,11 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         let linear = if dual {
             let prior = PRIOR_CV * pred.abs();
             let var = (PRIOR_EVENTS * prior * prior + nf * a.var) / (PRIOR_EVENTS + nf);
-            View { dev: linear.dev, sd: libm::sqrt(var).max(floor), width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * libm::sqrt(1.0 + 1.0 / nl) }
+            View {
+                dev: linear.dev,
+                sd: libm::sqrt(var).max(floor),
+                width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * libm::sqrt(1.0 + 1.0 / nl),
+            }
         } else {
             linear
         };
@@ -270,11 +288,23 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         }
     }
 
-    // Change point: a run of values far to one side, spread over time, re-baselines the level.
+    // Change point: a run of values far to one side of the level, spread over time, re-baselines the level.
     let sd_lin = libm::sqrt(a.var).max(floor);
-    let z_level = diff(y, a.level) / sd_lin;
-    let side: i8 = if z_level > SHIFT_SIGMAS { 1 } else if z_level < -SHIFT_SIGMAS { -1 } else { 0 };
-    a.run = if side == 0 { 0 } else if side == a.run.signum() { a.run.saturating_add(side) } else { side };
+    let z_run = diff(y, a.level) / sd_lin;
+    let side: i8 = if z_run > SHIFT_SIGMAS {
+        1
+    } else if z_run < -SHIFT_SIGMAS {
+        -1
+    } else {
+        0
+    };
+    a.run = if side == 0 {
+        0
+    } else if side == a.run.signum() {
+        a.run.saturating_add(side)
+    } else {
+        side
+    };
     let t = ts.unwrap_or(0);
     if a.run.abs() == 1 {
         a.run_start_ms = t;
@@ -306,7 +336,7 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
             a.sustained_armed |= 1 << i;
         }
     }
-    if n >= MATURE_EVENTS {
+    if n >= RECORDS_FROM {
         let keep = 1.0 - alpha(RECORD_HALF_LIFE, u64::MAX);
         a.record = a.record.max(surprise) * keep;
         for i in 0..2 {
@@ -348,8 +378,14 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         a.level_count = a.level_count.saturating_add(1);
     }
     if let Some(b) = bin {
+        // A bin learns BIN_RATE a day however often the key is sampled, and a deviation teaches it at most 3 of the
+        // profile's standard deviations (a spike does not bend the daily pattern).
         let stored = y.clamp(-3.0e38, 3.0e38);
-        a.bins[b] = if a.bin_visits[b] == 0 { stored as f32 } else { (a.bins[b] as f64 + BIN_RATE * (stored - a.bins[b] as f64)) as f32 };
+        let per_day = if state.gap_mean_secs > 0.0 { (BIN_SECS / state.gap_mean_secs).max(1.0) } else { 1.0 };
+        let rate = BIN_RATE / per_day;
+        let reach = LEARN_CLIP * (PROFILE_SD * a.mae[1]).max(floor);
+        let old = a.bins[b] as f64;
+        a.bins[b] = if a.bin_visits[b] == 0 { stored as f32 } else { (old + rate * (stored - old).clamp(-reach, reach)) as f32 };
         if a.bin_visits[b] < u8::MAX {
             a.bin_visits[b] += 1;
             if a.bin_visits[b] == BIN_VISITS {
@@ -506,7 +542,13 @@ mod tests {
             for i in 0..80 {
                 // Purchases arrive at random: exponential gaps, a day on average.
                 t += (gap.sample(&mut rng) * 86_400_000.0) as i64 + 1_000;
-                let kind = if i >= 5 && rng.random_bool(0.005) { 1 } else if i >= 5 && rng.random_bool(0.005) { 2 } else { 0 };
+                let kind = if i >= 5 && rng.random_bool(0.005) {
+                    1
+                } else if i >= 5 && rng.random_bool(0.005) {
+                    2
+                } else {
+                    0
+                };
                 let amount = match kind {
                     1 => typical.exp() * 20.0,
                     2 => typical.exp() / 40.0,
@@ -530,7 +572,15 @@ mod tests {
 
     #[test]
     fn a_higher_threshold_flags_a_subset() {
-        let f = |i: usize, x: f64| if i % 97 == 0 { x + (i % 7) as f64 * 3.0 } else if i > 1500 { x + 6.0 } else { x };
+        let f = |i: usize, x: f64| {
+            if i % 97 == 0 {
+                x + (i % 7) as f64 * 3.0
+            } else if i > 1500 {
+                x + 6.0
+            } else {
+                x
+            }
+        };
         let base = anomalies(&metric(&metric_config(), 2500, f), 0);
         for k in [3.5, 4.0, 6.0] {
             let higher = anomalies(&metric(&Config { threshold_multiplier: k, ..metric_config() }, 2500, f), 0);

@@ -46,8 +46,9 @@
 //! | 328    | i8        | current run: +n / −n values far above / below the level                 |
 //! | 329    | u8        | next slot of the value ring                                             |
 //! | 330    | u8        | profile bins with enough visits                                         |
-//! | 331    | u8        | flags: 1 = every value so far was ≥ 0; 2, 4 = the sustained check of the level, the profile may alarm |
-//! | 332    | u32       | reserved, 0                                                             |
+//! | 331    | u8        | flags: 1 = every value so far was ≥ 0; 2, 4 = the sustained check of the level, the profile may alarm; 8 = this run of repeats was reported |
+//! | 332    | u16       | current run of exact repeats of the value                               |
+//! | 334    | u16       | the longest run of repeats before                                       |
 //! | 336    | f32 × 48  | time-of-day profile, half-hour bins (UTC)                               |
 //! | 528    | u8 × 48   | visits per bin (saturating)                                             |
 //!
@@ -92,6 +93,10 @@ pub struct Adaptive {
     pub all_nonnegative: bool,
     /// Bit i set: the sustained check of model i (level, profile) may alarm.
     pub sustained_armed: u8,
+    /// The current run of exact repeats of the value, the longest run before, and whether this run was reported.
+    pub repeats: u16,
+    pub repeat_record: u16,
+    pub flat_reported: bool,
     pub bins: [f32; SEASON_BINS],
     pub bin_visits: [u8; SEASON_BINS],
 }
@@ -120,6 +125,9 @@ impl Default for Adaptive {
             bins_ready: 0,
             all_nonnegative: true,
             sustained_armed: 3,
+            repeats: 0,
+            repeat_record: 0,
+            flat_reported: false,
             bins: [0.0; SEASON_BINS],
             bin_visits: [0; SEASON_BINS],
         }
@@ -160,8 +168,9 @@ impl Adaptive {
         out.push(self.run as u8);
         out.push(self.recent_next);
         out.push(self.bins_ready);
-        out.push(self.all_nonnegative as u8 | self.sustained_armed << 1);
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.push(self.all_nonnegative as u8 | self.sustained_armed << 1 | (self.flat_reported as u8) << 3);
+        out.extend_from_slice(&self.repeats.to_le_bytes());
+        out.extend_from_slice(&self.repeat_record.to_le_bytes());
         for b in self.bins {
             out.extend_from_slice(&b.to_le_bytes());
         }
@@ -193,6 +202,9 @@ impl Adaptive {
             bins_ready: b[330],
             all_nonnegative: b[331] & 1 != 0,
             sustained_armed: (b[331] >> 1) & 3,
+            flat_reported: b[331] & 8 != 0,
+            repeats: u16::from_le_bytes(b[332..334].try_into().expect("2 bytes")),
+            repeat_record: u16::from_le_bytes(b[334..336].try_into().expect("2 bytes")),
             ..Adaptive::default()
         };
         for (i, bin) in a.bins.iter_mut().enumerate() {

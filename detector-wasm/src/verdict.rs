@@ -79,6 +79,8 @@ pub enum Pattern {
     LevelShift,
     /// A value outside the whole range the key has shown.
     NewRange,
+    /// A regularly sampled key stuck at one value (exact repeats it almost never shows).
+    Flatline,
     /// Too many events in the burst window (the velocity check).
     Burst,
 }
@@ -90,6 +92,7 @@ impl Pattern {
             Pattern::Spike => "spike",
             Pattern::LevelShift => "level_shift",
             Pattern::NewRange => "new_range",
+            Pattern::Flatline => "flatline",
             Pattern::Burst => "burst",
         }
     }

@@ -47,6 +47,8 @@ class Key:
         self.bins = [None] * BINS
         self.visits = [0] * BINS
         self.ready = 0
+        self.repeats = self.repeat_record = 0
+        self.flat_reported = False
 
     def step(self, x, ts):
         """Judges x at ts (ms) and learns it; returns a dict like the verdict's numbers, or None in warm-up."""
@@ -137,6 +139,12 @@ class Key:
                 evidence = min(sig, record)
                 pattern = rec_pattern if record < sig else "spike"
                 band = view_band if rec_band is None else (min(view_band[0], rec_band[0]), max(view_band[1], rec_band[1]))
+            # a flat-line: exact repeats, twice the longest run before (at least 5), on a regularly sampled mature key
+            if x == self.last and mature and not irregular and not self.flat_reported:
+                run = self.repeats + 1
+                e = run / max(2 * self.repeat_record, 5)
+                if e >= 1 and e > evidence:
+                    evidence, pattern = e, "flatline"
             anomaly = 3 * evidence > self.k
             out = {"score": min(3 * evidence, 1000), "valueScore": z, "expectedLow": band[0], "expectedHigh": band[1],
                    "mean": baseline[0], "stddev": baseline[1], "scale": baseline[2], "count": n}
@@ -206,6 +214,15 @@ class Key:
             self.high = x + step
         if x < self.low:
             self.low = x - step
+        if x == self.last:
+            self.repeats += 1
+            if anomaly and pattern == "flatline":
+                self.flat_reported = True
+        else:
+            if not self.flat_reported:
+                self.repeat_record = max(self.repeat_record, self.repeats)
+            self.repeats = 0
+            self.flat_reported = False
         self.last = x
         self.n += 1
         self._learn_time(ts)

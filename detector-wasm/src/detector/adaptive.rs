@@ -78,6 +78,8 @@ const BIN_SECS: f64 = 1800.0;
 const SHIFT_RUN: u8 = 6;
 const SHIFT_SIGMAS: f64 = 3.0;
 const SHIFT_SPAN_GAPS: f64 = 2.0;
+/// Flat-line: at least this many exact repeats (and twice the longest run the key has shown).
+const FLAT_MIN_RUN: u16 = 5;
 /// A normal's standard deviation per unit of mean absolute error (√(π/2)).
 const PROFILE_SD: f64 = 1.2533;
 
@@ -286,6 +288,17 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         if wrong_side {
             value_evidence = 0.0;
         }
+        // A flat-line: a regularly sampled key that keeps repeating its last value exactly for twice as long as it
+        // ever has (and at least FLAT_MIN_RUN times): a stuck agent. Reported once per run.
+        let irregular = a.gap_count < 2 || libm::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
+        if y == a.last && mature && !irregular && !a.flat_reported {
+            let run = a.repeats as f64 + 1.0;
+            let e = run / (2.0 * a.repeat_record as f64).max(FLAT_MIN_RUN as f64);
+            if e >= 1.0 && e > value_evidence {
+                value_evidence = e.min(MAX_SCORE);
+                pattern = Some(Pattern::Flatline);
+            }
+        }
     }
 
     // Change point: a run of values far to one side of the level, spread over time, re-baselines the level.
@@ -398,6 +411,19 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
     let step = if value_anomaly && pattern == Some(Pattern::NewRange) { NEW_RANGE_STEP * span } else { 0.0 };
     a.high = if y > a.high { y + step } else { a.high };
     a.low = if y < a.low { y - step } else { a.low };
+    if y == a.last {
+        a.repeats = a.repeats.saturating_add(1);
+        if value_anomaly && pattern == Some(Pattern::Flatline) {
+            a.flat_reported = true;
+        }
+    } else {
+        // A run that ended without being a flat-line is one the key can show.
+        if !a.flat_reported {
+            a.repeat_record = a.repeat_record.max(a.repeats);
+        }
+        a.repeats = 0;
+        a.flat_reported = false;
+    }
     a.last = y;
     state.n = n + 1;
     state.seen += 1;

@@ -178,7 +178,7 @@ fn a_local_build_has_the_job_kernel_host_and_manifest_and_is_reproducible() {
 
     let manifest: serde_json::Value = serde_json::from_slice(&entries["META-INF/anomaly-detector/build.json"]).unwrap();
     let kernel = std::fs::read(jar.parent().unwrap().join("kernel.wasm")).unwrap();
-    assert_eq!(manifest["kernelSha256"], connector::hex(&<sha2::Sha256 as sha2::Digest>::digest(&kernel)));
+    assert_eq!(manifest["kernelSha256"], packager::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(&kernel)));
     assert_eq!(manifest["abiVersion"], detector_wasm::abi::ABI_VERSION);
     assert_eq!(manifest["local"], true);
     assert_eq!(manifest["kinesisConnector"], serde_json::Value::Null);
@@ -266,7 +266,7 @@ fn fake_connector() -> Vec<u8> {
 
 fn sha1_hex(bytes: &[u8]) -> String {
     use sha1::Digest;
-    connector::hex(&sha1::Sha1::digest(bytes))
+    packager::digest::hex(&sha1::Sha1::digest(bytes))
 }
 
 #[test]
@@ -324,7 +324,7 @@ fn a_production_build_merges_the_fetched_connector_and_records_it() {
     let Some(flink) = flink_home() else { return };
     let jar = fake_connector();
     let path = connector::artifact_path();
-    let sha256 = connector::hex(&<sha2::Sha256 as sha2::Digest>::digest(&jar));
+    let sha256 = packager::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(&jar));
     let maven = FakeMaven::start(BTreeMap::from([(path.clone(), jar), (format!("{path}.sha256"), sha256.clone().into_bytes())]));
     let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let cache_arg = cache.path().to_str().unwrap().to_string();

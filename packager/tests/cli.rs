@@ -29,9 +29,12 @@ fn run_without_a_file_replays_the_bundled_sample_and_scores_its_labels() {
 
 #[test]
 fn the_bundled_sample_is_what_generate_writes() {
-    let out = packager().arg("generate").args(packager::run::SAMPLE_GENERATE_ARGS).output().unwrap();
+    let out = packager().arg("generate").args(packager::sample::SAMPLE_GENERATE_ARGS).output().unwrap();
     assert!(out.status.success());
-    assert!(out.stdout == packager::run::SAMPLE, "packager/data/sample-transactions.jsonl is stale; regenerate it with the args in run.rs");
+    assert!(
+        out.stdout == packager::sample::SAMPLE,
+        "packager/data/sample-transactions.jsonl is stale; regenerate it with the args in sample.rs"
+    );
 }
 
 #[test]

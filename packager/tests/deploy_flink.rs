@@ -14,11 +14,12 @@ use aws_sdk_kinesisanalyticsv2::types::{
     ApplicationStatus, CodeContentDescription, CodeContentType, RuntimeEnvironment, S3ApplicationCodeLocationDescription,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use packager::aws::backoff::Backoff;
 use packager::config::FileConfig;
 use packager::deploy::error::DeployError;
 use packager::deploy::flink::{self, CodeLocation};
 use packager::deploy::plan::{self, AppAction};
-use packager::deploy::wait::{Backoff, Timing};
+use packager::deploy::wait::Timing;
 use packager::deploy::{DeployArgs, Settings, apply};
 use std::time::Duration;
 

@@ -25,6 +25,8 @@ public final class NativeKernel implements AutoCloseable {
     /** Result flags (see {@code detector_wasm::abi}). */
     public static final int FLAG_ANOMALY = 1;
     public static final int FLAG_WARMUP = 2;
+    /** The key's stored state was unreadable; the kernel started the key afresh. */
+    public static final int FLAG_STATE_RESET = 16;
 
     private static final byte TAG_OK = 0;
     private static final byte TAG_DEAD_LETTER = 1;

@@ -37,6 +37,8 @@ pub struct Detector {
     small_sample_k: Vec<f64>,
     /// `adaptive`: the Student-t multipliers of its significance line, indexed by degrees of freedom.
     adaptive_t: Vec<f64>,
+    /// `adaptive`: the weights of its averages.
+    adaptive_rates: adaptive::Rates,
 }
 
 impl Detector {
@@ -48,7 +50,8 @@ impl Detector {
             .map(|n| if n < 2 || n < config.min_events as usize { f64::NAN } else { math::student_t_multiplier(k, n as f64 - 1.0) })
             .collect();
         let adaptive_t = if config.detector == DetectorKind::Adaptive { adaptive::t_table() } else { Vec::new() };
-        Detector { config, small_sample_k, adaptive_t }
+        let adaptive_rates = adaptive::Rates::new(&config);
+        Detector { config, small_sample_k, adaptive_t, adaptive_rates }
     }
 
     /// The configuration.
@@ -102,9 +105,15 @@ pub fn assess(detector: &Detector, state: &mut State, event: &Event) -> Assessme
 /// [`assess`] for an event's value and time alone: all a detector reads of an event (the kernel calls it on the
 /// event blob in place and builds the whole [`Event`] only to render a verdict).
 pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>) -> Assessment {
+    assess_event(detector, state, value, timestamp_ms, detector.config.emit == crate::config::Emit::All)
+}
+
+/// [`assess_value`], saying whether the expected band is wanted for a normal event (anomalies always carry it;
+/// `adaptive` spends two `exp_m1` on it).
+fn assess_event(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>, want_band: bool) -> Assessment {
     let config = &detector.config;
     if config.detector == DetectorKind::Adaptive {
-        return assess_adaptive(detector, state, value, timestamp_ms);
+        return assess_adaptive(detector, state, value, timestamp_ms, want_band);
     }
     let y = if config.log_transform { math::ln_1p(value) } else { value };
     let k = config.threshold_multiplier;
@@ -192,7 +201,7 @@ pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestam
 
 /// The `adaptive` value check plus the velocity check, whose score is put on the same scale (3.5 normal deviations
 /// at the default alarm line).
-fn assess_adaptive(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>) -> Assessment {
+fn assess_adaptive(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>, want_band: bool) -> Assessment {
     let config = &detector.config;
     let velocity = match timestamp_ms {
         Some(ts) if config.velocity => velocity_check(config, state, ts),
@@ -202,7 +211,7 @@ fn assess_adaptive(detector: &Detector, state: &mut State, value: f64, timestamp
         velocity.as_ref().filter(|v| v.events_in_window >= config.burst_min_events).map_or(0.0, |v| v.score / adaptive::SIGNIFICANCE);
     let warm = state.n >= config.min_events as u64;
     let velocity_anomaly = warm && 3.0 * velocity_evidence > config.threshold_multiplier;
-    let mut a = adaptive::assess(detector, state, value, timestamp_ms, velocity_evidence, velocity_anomaly);
+    let mut a = adaptive::assess(detector, state, value, timestamp_ms, velocity_evidence, velocity_anomaly, want_band);
     if let Some(ts) = timestamp_ms {
         learn_time(config, state, ts, velocity_anomaly);
     }
@@ -243,7 +252,7 @@ impl Detector {
     /// (`adaptive` bands depend on the event: the daily profile's bin, the side it falls on.)
     pub fn expected_band(&self, state_bytes: &[u8], value: f64, timestamp_ms: Option<i64>) -> Option<(f64, f64)> {
         let mut state = State::decode(state_bytes, &self.config).ok()?;
-        assess_value(self, &mut state, value, timestamp_ms).band
+        assess_event(self, &mut state, value, timestamp_ms, true).band
     }
 }
 

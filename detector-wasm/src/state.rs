@@ -135,49 +135,57 @@ impl Default for Adaptive {
 }
 
 impl Adaptive {
-    fn floats(&self) -> impl Iterator<Item = f64> + '_ {
-        [self.level, self.var, self.last, self.low, self.high, self.record, self.gap_log_mean, self.gap_log_var]
-            .into_iter()
-            .chain(self.mae)
-            .chain(self.sustained)
-            .chain(self.sustained_record)
-            .chain(self.recent)
-            .chain(self.recent_log)
-            .chain(self.bins.iter().map(|&b| b as f64))
-    }
-
+    /// Appends the extension's [`STATE_SIZE`] − 128 bytes: written into one array and copied once (a push per field
+    /// costs several times the detection itself).
     fn encode_into(&self, out: &mut Vec<u8>) {
-        for x in [self.level, self.var, self.last, self.low, self.high] {
-            out.extend_from_slice(&x.to_le_bytes());
+        // One array, constant offsets (so no per-field bounds check), copied out once.
+        let mut b = [0u8; STATE_SIZE - 128];
+        macro_rules! put {
+            ($offset:expr, $value:expr) => {{
+                let bytes = $value.to_le_bytes();
+                b[$offset - 128..$offset - 128 + bytes.len()].copy_from_slice(&bytes);
+            }};
         }
-        for x in self.mae {
-            out.extend_from_slice(&x.to_le_bytes());
+        put!(128, self.level);
+        put!(136, self.var);
+        put!(144, self.last);
+        put!(152, self.low);
+        put!(160, self.high);
+        put!(168, self.mae[0]);
+        put!(176, self.mae[1]);
+        put!(184, self.mae[2]);
+        put!(192, self.record);
+        put!(200, self.sustained[0]);
+        put!(208, self.sustained[1]);
+        put!(216, self.sustained_record[0]);
+        put!(224, self.sustained_record[1]);
+        put!(232, self.gap_log_mean);
+        put!(240, self.gap_log_var);
+        put!(248, self.run_start_ms);
+        put!(256, self.recent[0]);
+        put!(264, self.recent[1]);
+        put!(272, self.recent[2]);
+        put!(280, self.recent[3]);
+        put!(288, self.recent_log[0]);
+        put!(296, self.recent_log[1]);
+        put!(304, self.recent_log[2]);
+        put!(312, self.recent_log[3]);
+        put!(320, self.level_count);
+        put!(324, self.gap_count);
+        put!(328, self.run);
+        put!(329, self.recent_next);
+        put!(330, self.bins_ready);
+        put!(331, self.all_nonnegative as u8 | self.sustained_armed << 1 | (self.flat_reported as u8) << 3);
+        put!(332, self.repeats);
+        put!(334, self.repeat_record);
+        for (dst, x) in b[336 - 128..528 - 128].chunks_exact_mut(4).zip(self.bins.iter()) {
+            dst.copy_from_slice(&x.to_le_bytes());
         }
-        out.extend_from_slice(&self.record.to_le_bytes());
-        for x in self.sustained.into_iter().chain(self.sustained_record) {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.extend_from_slice(&self.gap_log_mean.to_le_bytes());
-        out.extend_from_slice(&self.gap_log_var.to_le_bytes());
-        out.extend_from_slice(&self.run_start_ms.to_le_bytes());
-        for x in self.recent.into_iter().chain(self.recent_log) {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        out.extend_from_slice(&self.level_count.to_le_bytes());
-        out.extend_from_slice(&self.gap_count.to_le_bytes());
-        out.push(self.run as u8);
-        out.push(self.recent_next);
-        out.push(self.bins_ready);
-        out.push(self.all_nonnegative as u8 | self.sustained_armed << 1 | (self.flat_reported as u8) << 3);
-        out.extend_from_slice(&self.repeats.to_le_bytes());
-        out.extend_from_slice(&self.repeat_record.to_le_bytes());
-        for b in self.bins {
-            out.extend_from_slice(&b.to_le_bytes());
-        }
-        out.extend_from_slice(&self.bin_visits);
+        b[528 - 128..].copy_from_slice(&self.bin_visits);
+        out.extend_from_slice(&b);
     }
 
-    fn decode(b: &[u8]) -> Adaptive {
+    fn decode(b: &[u8; STATE_SIZE]) -> Adaptive {
         let f = |o: usize| f64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
         let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"));
         let mut a = Adaptive {
@@ -214,12 +222,44 @@ impl Adaptive {
         a
     }
 
-    /// Whether every field is one this kernel could have written.
+    /// Whether every field is one this kernel could have written. Branch-free: `x * 0` is 0 for every finite `x` and
+    /// NaN otherwise, so one sum says whether all are finite (this runs for every event).
     fn is_sane(&self) -> bool {
-        self.floats().all(f64::is_finite)
+        let (m, s, r, q, l) = (&self.mae, &self.sustained, &self.sustained_record, &self.recent, &self.recent_log);
+        let floats = [
+            self.level,
+            self.var,
+            self.last,
+            self.low,
+            self.high,
+            self.record,
+            self.gap_log_mean,
+            self.gap_log_var,
+            m[0],
+            m[1],
+            m[2],
+            s[0],
+            s[1],
+            r[0],
+            r[1],
+            q[0],
+            q[1],
+            q[2],
+            q[3],
+            l[0],
+            l[1],
+            l[2],
+            l[3],
+        ];
+        let zero: f64 = floats.iter().map(|x| x * 0.0).sum();
+        let zero32: f32 = self.bins.iter().map(|x| x * 0.0).sum();
+        zero == 0.0
+            && zero32 == 0.0
             && self.var >= 0.0
             && self.gap_log_var >= 0.0
-            && self.mae.iter().all(|&m| m >= 0.0)
+            && m[0] >= 0.0
+            && m[1] >= 0.0
+            && m[2] >= 0.0
             && self.record >= 0.0
             && self.low <= self.high
             && self.recent_next < 4
@@ -307,9 +347,11 @@ impl State {
         if bytes.len() != expected_size {
             return Err(StateError::Corrupt { reason: format!("{} bytes, expected {expected_size} for format {version}", bytes.len()) });
         }
-        let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
-        let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-        let f64_at = |o: usize| f64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+        // Fixed-size views: the offsets below are then checked at compile time, not per field.
+        let header: &[u8; CLASSIC_STATE_SIZE] = bytes[..CLASSIC_STATE_SIZE].try_into().expect("length checked above");
+        let u32_at = |o: usize| u32::from_le_bytes(header[o..o + 4].try_into().expect("4 bytes"));
+        let u64_at = |o: usize| u64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
+        let f64_at = |o: usize| f64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
         let Some(&(_, stored_model)) = models.iter().find(|(code, _)| *code == bytes[1]) else {
             return Err(StateError::Corrupt { reason: format!("unknown value model {} for format {version}", bytes[1]) });
         };
@@ -317,7 +359,7 @@ impl State {
         for (i, slot) in ring.iter_mut().enumerate() {
             *slot = u64_at(64 + 8 * i) as i64;
         }
-        let state = State {
+        let mut state = State {
             model: stored_model,
             consecutive_anomalies: u32_at(4),
             n: u64_at(8),
@@ -330,7 +372,10 @@ impl State {
             ring_len: bytes[60],
             ring_next: bytes[61],
             ring,
-            adaptive: if version == 2 { Adaptive::decode(bytes) } else { Adaptive::default() },
+            adaptive: match <&[u8; STATE_SIZE]>::try_from(bytes) {
+                Ok(full) => Adaptive::decode(full),
+                Err(_) => Adaptive::default(),
+            },
         };
         if !(state.mean.is_finite() && state.spread.is_finite() && state.spread >= 0.0 && state.gap_mean_secs.is_finite())
             || state.ring_len as usize > VELOCITY_RING
@@ -339,7 +384,10 @@ impl State {
         {
             return Err(StateError::Corrupt { reason: "fields out of range".into() });
         }
-        Ok(state.into_model(config))
+        if state.model != model {
+            state.convert(config);
+        }
+        Ok(state)
     }
 
     /// The number of bytes [`State::encode_into`] writes.
@@ -355,23 +403,24 @@ impl State {
             DetectorKind::Ewma => (1, 2),
             DetectorKind::Adaptive => (2, 3),
         };
-        out.push(version);
-        out.push(model);
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&self.consecutive_anomalies.to_le_bytes());
-        out.extend_from_slice(&self.n.to_le_bytes());
-        out.extend_from_slice(&self.seen.to_le_bytes());
-        out.extend_from_slice(&self.mean.to_le_bytes());
-        out.extend_from_slice(&self.spread.to_le_bytes());
-        out.extend_from_slice(&self.last_ts_ms.to_le_bytes());
-        out.extend_from_slice(&self.gap_mean_secs.to_le_bytes());
-        out.extend_from_slice(&self.gaps.to_le_bytes());
-        out.push(self.ring_len);
-        out.push(self.ring_next);
-        out.extend_from_slice(&0u16.to_le_bytes());
-        for t in self.ring {
-            out.extend_from_slice(&t.to_le_bytes());
+        let mut b = [0u8; CLASSIC_STATE_SIZE];
+        b[0] = version;
+        b[1] = model;
+        b[4..8].copy_from_slice(&self.consecutive_anomalies.to_le_bytes());
+        b[8..16].copy_from_slice(&self.n.to_le_bytes());
+        b[16..24].copy_from_slice(&self.seen.to_le_bytes());
+        b[24..32].copy_from_slice(&self.mean.to_le_bytes());
+        b[32..40].copy_from_slice(&self.spread.to_le_bytes());
+        b[40..48].copy_from_slice(&self.last_ts_ms.to_le_bytes());
+        b[48..56].copy_from_slice(&self.gap_mean_secs.to_le_bytes());
+        b[56..60].copy_from_slice(&self.gaps.to_le_bytes());
+        b[60] = self.ring_len;
+        b[61] = self.ring_next;
+        for (i, t) in self.ring.iter().enumerate() {
+            b[64 + 8 * i..72 + 8 * i].copy_from_slice(&t.to_le_bytes());
         }
+        out.reserve(self.encoded_len());
+        out.extend_from_slice(&b);
         if self.model == DetectorKind::Adaptive {
             self.adaptive.encode_into(out);
         }
@@ -394,10 +443,10 @@ impl State {
     }
 
     /// Re-expresses the baseline for another value model, so switching detectors keeps what each key has learned.
-    fn into_model(mut self, config: &Config) -> State {
+    fn convert(&mut self, config: &Config) {
         let model = config.detector;
         if self.model == model {
-            return self;
+            return;
         }
         let variance = self.variance();
         if self.model == DetectorKind::Adaptive && !config.log_transform {
@@ -405,7 +454,7 @@ impl State {
             self.mean = self.adaptive.level;
             self.spread = self.adaptive.var;
             self.model = DetectorKind::Ewma;
-            return self.into_model(config);
+            return self.convert(config);
         }
         self.spread = match model {
             DetectorKind::Zscore => variance * self.n.saturating_sub(1) as f64,
@@ -413,12 +462,11 @@ impl State {
         };
         if model == DetectorKind::Adaptive {
             self.model = model;
-            crate::detector::adaptive::migrate(config, &mut self, variance);
-            return self;
+            crate::detector::adaptive::migrate(config, self, variance);
+            return;
         }
         self.adaptive = Adaptive::default();
         self.model = model;
-        self
     }
 }
 

@@ -91,8 +91,36 @@ pub(super) fn t_table() -> Vec<f64> {
     (0..T_TABLE).map(|df| if df == 0 { f64::NAN } else { math::student_t_multiplier(SIGNIFICANCE, df as f64) }).collect()
 }
 
-fn alpha(half_life: f64, n: u64) -> f64 {
-    (1.0 - math::exp2(-1.0 / half_life)).max(1.0 / (n as f64 + 1.0))
+/// The weight of a new observation in an average with this half-life (in observations).
+fn rate(half_life: f64) -> f64 {
+    1.0 - math::exp2(-1.0 / half_life)
+}
+
+/// The per-observation weights of the averages, solved once per configuration (an `exp2` each otherwise).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Rates {
+    gap: f64,
+    sustained: f64,
+    record_keep: f64,
+    error: f64,
+    level: f64,
+}
+
+impl Rates {
+    pub(super) fn new(config: &Config) -> Rates {
+        Rates {
+            gap: rate(GAP_HALF_LIFE),
+            sustained: rate(SUSTAINED_HALF_LIFE),
+            record_keep: 1.0 - rate(RECORD_HALF_LIFE),
+            error: rate(ERROR_HALF_LIFE),
+            level: rate(config.half_life_events),
+        }
+    }
+}
+
+/// A weight `rate` once warmed up, and equal weights before (the first observations are not over-trusted).
+fn alpha(rate: f64, n: u64) -> f64 {
+    rate.max(1.0 / (n as f64 + 1.0))
 }
 
 fn diff(a: f64, b: f64) -> f64 {
@@ -130,7 +158,15 @@ impl View {
 
 /// Scores `y` (at `ts`) against the key's adaptive baseline and learns it. `velocity` is the velocity check's evidence
 /// (already relative to its alarm line), folded into the score.
-pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<i64>, velocity: f64, velocity_anomaly: bool) -> Assessment {
+pub(super) fn assess(
+    detector: &Detector,
+    state: &mut State,
+    y: f64,
+    ts: Option<i64>,
+    velocity: f64,
+    velocity_anomaly: bool,
+    want_band: bool,
+) -> Assessment {
     let config = detector.config();
     let k = config.threshold_multiplier / 3.0;
     let a = &mut state.adaptive;
@@ -142,7 +178,7 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
     if let Some(ts) = ts {
         if state.last_ts_ms != i64::MIN && ts > state.last_ts_ms {
             let lg = libm::log((ts - state.last_ts_ms) as f64 / 1000.0);
-            let g = alpha(GAP_HALF_LIFE, a.gap_count as u64);
+            let g = alpha(detector.adaptive_rates.gap, a.gap_count as u64);
             let d = lg - a.gap_log_mean;
             a.gap_log_mean += g * d;
             a.gap_log_var = (1.0 - g) * (a.gap_log_var + g * d * d);
@@ -182,7 +218,7 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
     let persistent = a.mae[2] < PERSISTENCE * a.mae[best];
     let surprise = if persistent { u[best].min(u[2]) } else { u[best] };
     let surprise = if surprise.is_finite() { surprise } else { 0.0 };
-    let b = alpha(SUSTAINED_HALF_LIFE, u64::MAX);
+    let b = detector.adaptive_rates.sustained;
     let sustained =
         [0usize, 1].map(|i| if u[i].is_finite() { a.sustained[i] + b * (u[i].min(SURPRISE_CAP) - a.sustained[i]) } else { a.sustained[i] });
     let mature = n >= MATURE_EVENTS && a.record > 0.0;
@@ -194,6 +230,8 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
     let mut value_evidence = 0.0;
     let mut pattern = None;
     let mut band = None;
+    let mut log_band = None;
+    let mut union_band = None;
     let mut value_score = None;
     let mut baseline = (pred, libm::sqrt(a.var).max(floor), n, false);
     let nf = n as f64;
@@ -265,20 +303,18 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
                 };
                 value_score = Some((log.dev / log.sd).clamp(-MAX_SCORE, MAX_SCORE));
                 baseline = (state.mean, log.sd, n, true);
-                let log_low = math::exp_m1(state.mean - k * log.width * log.sd).max(0.0);
-                let log_high = math::exp_m1(state.mean + k * log.width * log.sd);
+                // The log band in the value's units costs two exp_m1: kept in log units until a verdict needs it.
+                log_band = Some((state.mean, k * log.width * log.sd, lin_band.1));
                 let e = if above { linear.evidence().min(log.evidence()) } else { log.evidence() };
-                (e, (log_low, lin_band.1.max(log_high)))
+                (e, lin_band)
             } else {
                 value_score = Some((linear.dev / linear.sd).clamp(-MAX_SCORE, MAX_SCORE));
                 (linear.evidence(), lin_band)
             };
             value_evidence = significance.min(record);
             pattern = Some(if record < significance { record_pattern } else { Pattern::Spike });
-            band = Some(match record_band {
-                Some((lo, hi)) => (view_band.0.min(lo), view_band.1.max(hi)),
-                None => view_band,
-            });
+            band = Some(view_band);
+            union_band = record_band;
         }
         let wrong_side = match config.direction {
             Direction::High => !above,
@@ -350,14 +386,14 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         }
     }
     if n >= RECORDS_FROM {
-        let keep = 1.0 - alpha(RECORD_HALF_LIFE, u64::MAX);
+        let keep = detector.adaptive_rates.record_keep;
         a.record = a.record.max(surprise) * keep;
         for i in 0..2 {
             a.sustained_record[i] = a.sustained_record[i].max(sustained[i]) * keep;
         }
     }
     a.sustained = sustained;
-    let e = alpha(ERROR_HALF_LIFE, n);
+    let e = alpha(detector.adaptive_rates.error, n);
     // The profile's typical error is learned from its first visits on, so it is known by the time the profile is
     // used; it starts from the level's.
     let profile = bin.filter(|&b| a.bin_visits[b] > 0).map(|b| a.bins[b] as f64);
@@ -379,8 +415,8 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
         a.run = 0;
     } else if !skip {
         let clip = if warm && config.anomaly_update != AnomalyUpdate::Full { LEARN_CLIP } else { f64::INFINITY };
-        let l = alpha(config.half_life_events, a.level_count as u64);
-        let v = alpha(ERROR_HALF_LIFE, n);
+        let l = alpha(detector.adaptive_rates.level, a.level_count as u64);
+        let v = alpha(detector.adaptive_rates.error, n);
         let d = diff(y, a.level).clamp(-clip * sd_lin, clip * sd_lin);
         a.level = (a.level + l * d).clamp(a.low.min(y), a.high.max(y));
         a.var = (1.0 - v) * (a.var + v * d * d);
@@ -428,6 +464,19 @@ pub(super) fn assess(detector: &Detector, state: &mut State, y: f64, ts: Option<
     state.n = n + 1;
     state.seen += 1;
 
+    // The expected band, in the value's own units, for verdicts that show it.
+    let band = if want_band || value_anomaly || velocity_anomaly {
+        let band = match log_band {
+            Some((mean, half, lin_high)) => band.map(|_| (math::exp_m1(mean - half).max(0.0), lin_high.max(math::exp_m1(mean + half)))),
+            None => band,
+        };
+        match (band, union_band) {
+            (Some((lo, hi)), Some((rlo, rhi))) => Some((lo.min(rlo), hi.max(rhi))),
+            (band, _) => band,
+        }
+    } else {
+        None
+    };
     let (mean, sd, count, log) = baseline;
     Assessment {
         status,

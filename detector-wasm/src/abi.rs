@@ -41,7 +41,7 @@
 use crate::config::{Config, Emit, KEYS};
 use crate::detector::{self, Detector};
 use crate::event::{self, EventBlob};
-use crate::state::{STATE_SIZE, STATE_VERSION};
+use crate::state::{STATE_SIZE, STATE_VERSION, State};
 use crate::verdict::DeadLetter;
 use crate::wire::{Detected, Parsed, Reader, read_detect_item, read_record, write_detected, write_parsed};
 pub use crate::wire::{TAG_DEAD_LETTER, TAG_OK};
@@ -71,6 +71,8 @@ pub struct Kernel {
     output: Vec<u8>,
     scratch: Vec<u8>,
     state: Vec<u8>,
+    /// The key state each detect item is decoded into and assessed in place (one per kernel, reused).
+    key_state: State,
 }
 
 impl Kernel {
@@ -208,8 +210,9 @@ impl Kernel {
                     continue;
                 }
             };
-            match detector::detect_value(detector, state, event.value, event.timestamp_ms) {
-                Ok((new_state, assessment)) => {
+            match detector::detect_in_place(detector, &mut self.key_state, state, event.value, event.timestamp_ms) {
+                Ok(assessment) => {
+                    let new_state = &self.key_state;
                     let mut flags = 0;
                     if assessment.is_anomaly() {
                         flags |= FLAG_ANOMALY;

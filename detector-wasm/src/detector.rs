@@ -268,17 +268,31 @@ pub fn detect_value(
     value: f64,
     timestamp_ms: Option<i64>,
 ) -> Result<(State, Assessment), StateError> {
+    let mut state = State::new(detector.config.detector);
+    let assessment = detect_in_place(detector, &mut state, state_bytes, value, timestamp_ms)?;
+    Ok((state, assessment))
+}
+
+/// [`detect_value`] into a state the caller keeps (and reuses across a batch): decodes `state_bytes` into `state`,
+/// assesses the event, and leaves the new state there.
+pub fn detect_in_place(
+    detector: &Detector,
+    state: &mut State,
+    state_bytes: &[u8],
+    value: f64,
+    timestamp_ms: Option<i64>,
+) -> Result<Assessment, StateError> {
     // State this kernel cannot read (damaged, or from a kernel that had a bug) is never a dead end for the key: it
     // starts afresh, and the verdict says so (`stateReset`, ABI flag `FLAG_STATE_RESET`) so hosts count it. State from
     // a newer kernel is refused instead: deploying that kernel reads it.
-    let (mut state, reset) = match State::decode(state_bytes, &detector.config) {
-        Ok(state) => (state, None),
-        Err(StateError::Corrupt { reason }) => (State::new(detector.config.detector), Some(reason)),
+    let reset = match state.decode_into(state_bytes, &detector.config) {
+        Ok(()) => None,
+        Err(StateError::Corrupt { reason }) => Some(reason),
         Err(e) => return Err(e),
     };
-    let mut assessment = assess_value(detector, &mut state, value, timestamp_ms);
+    let mut assessment = assess_value(detector, state, value, timestamp_ms);
     assessment.state_reset = reset;
-    Ok((state, assessment))
+    Ok(assessment)
 }
 
 /// How many independent events the baseline is worth: all of them for zscore, the weights' effective sample

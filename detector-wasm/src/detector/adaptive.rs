@@ -175,15 +175,13 @@ pub(super) fn assess(
         a.all_nonnegative = false;
     }
     // Regularity of the key's arrivals (before the velocity check moves last_ts).
-    if let Some(ts) = ts {
-        if state.last_ts_ms != i64::MIN && ts > state.last_ts_ms {
-            let lg = libm::log((ts - state.last_ts_ms) as f64 / 1000.0);
-            let g = alpha(detector.adaptive_rates.gap, a.gap_count as u64);
-            let d = lg - a.gap_log_mean;
-            a.gap_log_mean += g * d;
-            a.gap_log_var = (1.0 - g) * (a.gap_log_var + g * d * d);
-            a.gap_count = a.gap_count.saturating_add(1);
-        }
+    if let Some(ts) = ts.filter(|&ts| state.last_ts_ms != i64::MIN && ts > state.last_ts_ms) {
+        let lg = libm::log((ts - state.last_ts_ms) as f64 / 1000.0);
+        let g = alpha(detector.adaptive_rates.gap, a.gap_count as u64);
+        let d = lg - a.gap_log_mean;
+        a.gap_log_mean += g * d;
+        a.gap_log_var = (1.0 - g) * (a.gap_log_var + g * d * d);
+        a.gap_count = a.gap_count.saturating_add(1);
     }
     let n = state.n;
     if n == 0 {
@@ -378,18 +376,18 @@ pub(super) fn assess(
     }
 
     // Learn. A sustained check that has alarmed stays quiet until the recent surprise is back below its record.
-    for i in 0..2 {
+    for (i, (&s, &record)) in sustained.iter().zip(&a.sustained_record).enumerate() {
         if value_anomaly && pattern == Some(Pattern::LevelShift) {
             a.sustained_armed &= !(1 << i);
-        } else if sustained[i] <= a.sustained_record[i] {
+        } else if s <= record {
             a.sustained_armed |= 1 << i;
         }
     }
     if n >= RECORDS_FROM {
         let keep = detector.adaptive_rates.record_keep;
         a.record = a.record.max(surprise) * keep;
-        for i in 0..2 {
-            a.sustained_record[i] = a.sustained_record[i].max(sustained[i]) * keep;
+        for (record, &s) in a.sustained_record.iter_mut().zip(&sustained) {
+            *record = record.max(s) * keep;
         }
     }
     a.sustained = sustained;
@@ -589,7 +587,7 @@ mod tests {
     fn a_level_shift_is_reported_once_then_the_baseline_follows() {
         let v = metric(&metric_config(), 2000, |i, x| if i >= 1200 { x + 12.0 } else { x });
         let found = anomalies(&v, 1190);
-        assert!(found.first().is_some_and(|&(i, _)| i >= 1200 && i < 1210), "the shift is caught at once: {found:?}");
+        assert!(found.first().is_some_and(|&(i, _)| (1200..1210).contains(&i)), "the shift is caught at once: {found:?}");
         assert!(found.len() <= 4, "not an alert storm: {found:?}");
         assert!(found.iter().all(|&(i, _)| i < 1300), "the new level is normal soon: {found:?}");
     }
@@ -648,7 +646,7 @@ mod tests {
     #[test]
     fn a_higher_threshold_flags_a_subset() {
         let f = |i: usize, x: f64| {
-            if i % 97 == 0 {
+            if i.is_multiple_of(97) {
                 x + (i % 7) as f64 * 3.0
             } else if i > 1500 {
                 x + 6.0

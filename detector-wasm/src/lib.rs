@@ -18,6 +18,7 @@ pub mod event;
 #[cfg(feature = "generate")]
 pub mod generate;
 pub mod math;
+pub mod properties;
 pub mod replay;
 pub mod score;
 pub mod state;

@@ -1,6 +1,9 @@
 //! S3 upload and Kinesis PutRecords against moto_server on 127.0.0.1 (started and stopped by each test through
 //! test-support), and the PutRecords partial-failure path against rule-based responses (moto cannot fail records).
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
 use aws_sdk_kinesis::types::{PutRecordsResultEntry, ShardIteratorType};

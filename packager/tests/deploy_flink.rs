@@ -1,6 +1,9 @@
 //! Managed Flink calls against rule-based SDK responses (aws-smithy-mocks): moto cannot serve this API to the Rust
 //! SDK. Rules run in sequence, so each test also pins the order of the calls deploy makes.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use aws_sdk_kinesisanalyticsv2::Client;
 use aws_sdk_kinesisanalyticsv2::operation::add_application_cloud_watch_logging_option::AddApplicationCloudWatchLoggingOptionOutput;
 use aws_sdk_kinesisanalyticsv2::operation::create_application::CreateApplicationOutput;

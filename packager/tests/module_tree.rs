@@ -1,6 +1,9 @@
 //! The packager's modules form the tree packager/README.md describes ("Module tree"): every module of `src/` is in
 //! the table, and uses (`crate::…`) only the modules its row allows, so no command reaches into another.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

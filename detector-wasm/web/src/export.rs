@@ -3,6 +3,7 @@
 //! other keys in `detector_properties`, whose values are strings).
 
 use detector_wasm::Config;
+use detector_wasm::properties::property_text;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -46,11 +47,8 @@ pub fn export(config: &Config) -> Exported {
         let width = properties.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         terraform.push_str("detector_properties = {\n");
         for (key, value) in properties {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            terraform.push_str(&format!("  {key:<width$} = {}\n", Value::String(text)));
+            // The values the job's `detector` property group holds: text, as `packager deploy` writes them.
+            terraform.push_str(&format!("  {key:<width$} = {}\n", Value::String(property_text((*value).clone()))));
         }
         terraform.push_str("}\n");
     }
@@ -73,7 +71,7 @@ mod tests {
             detector: DetectorKind::Ewma,
             threshold_multiplier: 2.5,
             min_events: 20,
-            direction: Direction::Both,
+            direction: Direction::High,
             log_transform: false,
             allow_negative: true,
             half_life_events: 80.0,
@@ -98,7 +96,7 @@ mod tests {
         assert!(t.contains("anomaly_threshold_multiplier = 2.5\n"), "{t}");
         assert!(t.contains("detector                     = \"ewma\"\n"), "{t}");
         assert!(t.contains("min_events                   = 20\n"), "{t}");
-        assert!(t.contains("  direction        = \"both\"\n"), "{t}");
+        assert!(t.contains("  direction        = \"high\"\n"), "{t}");
         assert!(t.contains("  half_life_events = \"80.0\"\n"), "{t}");
         assert!(t.contains("  log_transform    = \"false\"\n"), "{t}");
         assert!(!t.contains("  threshold_multiplier"), "own variables are not repeated in detector_properties: {t}");

@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p anomaly-host --bench kernel` (results and the machine in benchmarks/README.md).
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use anomaly_host::KernelModule;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use detector_wasm::abi;

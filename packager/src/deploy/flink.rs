@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 pub const RUNTIME: &str = "FLINK-1_20";
 
 /// Property groups by id, keys sorted (so plans and comparisons are stable).
-pub type Groups = BTreeMap<String, BTreeMap<String, String>>;
+pub type Groups = BTreeMap<String, detector_wasm::properties::PropertyMap>;
 
 /// What deploy needs to know about an existing application.
 #[derive(Debug, Clone, Default, PartialEq)]

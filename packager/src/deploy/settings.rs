@@ -10,8 +10,8 @@ use crate::aws::terraform::TerraformOutputs;
 use crate::config::{ConfigError, DetectorFlags, FileConfig, resolve_detector};
 use crate::output::OutputFormat;
 use clap::Args;
+use detector_wasm::properties::{self, PropertyGroups};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 type Result<T, E = DeployError> = std::result::Result<T, E>;
@@ -113,7 +113,7 @@ pub struct Settings {
     pub wait_timeout_secs: u64,
     pub output: OutputFormat,
     /// The runtime property groups, as the job reads them.
-    pub property_groups: BTreeMap<String, BTreeMap<String, String>>,
+    pub property_groups: super::flink::Groups,
 }
 
 impl DeployArgs {
@@ -207,34 +207,13 @@ impl DeployArgs {
         }
 
         let detector = resolve_detector(&self.detector, file)?;
-        let detector_group = detector
-            .to_map()
-            .into_iter()
-            .filter(|(key, _)| key != "emit")
-            .map(|(key, value)| {
-                let text = match value {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (key, text)
-            })
-            .collect();
-        let kinesis = |arn: &str, extra: &[(&str, &str)]| -> BTreeMap<String, String> {
-            let mut group: BTreeMap<String, String> =
-                [("connector", "kinesis"), ("stream.arn", arn), ("aws.region", connector_region.as_str()), ("format", "raw")]
-                    .into_iter()
-                    .chain(extra.iter().copied())
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-            group.retain(|_, v| !v.is_empty());
-            group
-        };
-        let mut property_groups = BTreeMap::new();
-        property_groups.insert("source".to_string(), kinesis(&source, &[("source.init.position", &position)]));
-        property_groups.insert("anomalies".to_string(), kinesis(&anomalies, &[]));
-        property_groups.insert("dead_letters".to_string(), kinesis(&dead_letters, &[]));
-        property_groups.insert("detector".to_string(), detector_group);
-        property_groups.insert("job".to_string(), BTreeMap::from([("state_ttl_hours".to_string(), state_ttl_hours.to_string())]));
+        let property_groups = PropertyGroups::new()
+            .kinesis(properties::SOURCE, &source, &connector_region, &[("source.init.position", &position)])
+            .kinesis(properties::ANOMALIES, &anomalies, &connector_region, &[])
+            .kinesis(properties::DEAD_LETTERS, &dead_letters, &connector_region, &[])
+            .detector(&detector, false)
+            .set(properties::JOB, "state_ttl_hours", state_ttl_hours.to_string())
+            .into_map();
 
         Ok(Settings {
             jar: self.jar.or(from_file.jar).unwrap_or_else(|| PathBuf::from(OUT_DIR).join(JAR_NAME)),

@@ -13,9 +13,10 @@ use crate::flink_home::FlinkHome;
 use crate::output::{OutputFormat, describe_dead_letter, text_line};
 use crate::project::find_project;
 use crate::sample::SAMPLE;
+use detector_wasm::properties::{self, PropertyGroups};
 use detector_wasm::replay::Summary;
 use detector_wasm::{DeadLetter, Verdict};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -171,34 +172,19 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
 
 /// The job's property groups for a local file-to-file run.
 fn property_groups(input: &Path, anomalies: &Path, dead: &Path, config: &detector_wasm::Config, batch_size: Option<usize>) -> Value {
-    // Managed Flink property values are strings; the kernel reads numbers and booleans from strings too.
-    let detector: serde_json::Map<String, Value> = config
-        .to_map()
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (k, Value::String(text))
-        })
-        .collect();
-    let mut job = serde_json::Map::new();
-    // One task: the job then emits in input order, as `packager run` does.
-    job.insert("parallelism".into(), "1".into());
-    // The file sink commits on checkpoints; a short interval ends a bounded run soon after its input.
-    job.insert("checkpoint_interval_ms".into(), "500".into());
+    let mut groups = PropertyGroups::new()
+        .file(properties::SOURCE, &input.display().to_string())
+        .file(properties::ANOMALIES, &anomalies.display().to_string())
+        .file(properties::DEAD_LETTERS, &dead.display().to_string())
+        .detector(config, true)
+        // One task: the job then emits in input order, as `packager run` does.
+        .set(properties::JOB, "parallelism", "1")
+        // The file sink commits on checkpoints; a short interval ends a bounded run soon after its input.
+        .set(properties::JOB, "checkpoint_interval_ms", "500");
     if let Some(n) = batch_size {
-        job.insert("parse_batch_size".into(), n.to_string().into());
+        groups = groups.set(properties::JOB, "parse_batch_size", n.to_string());
     }
-    json!([
-        {"PropertyGroupId": "source", "PropertyMap": {"connector": "file", "path": input.display().to_string()}},
-        {"PropertyGroupId": "anomalies", "PropertyMap": {"connector": "file", "path": anomalies.display().to_string()}},
-        {"PropertyGroupId": "dead_letters", "PropertyMap": {"connector": "file", "path": dead.display().to_string()}},
-        {"PropertyGroupId": "detector", "PropertyMap": detector},
-        {"PropertyGroupId": "job", "PropertyMap": job},
-    ])
+    groups.to_json()
 }
 
 /// Every line of the committed part files under `dir`, part files in the order the sink wrote them.

@@ -313,7 +313,7 @@ pub fn run(args: SendArgs, file: &FileConfig) -> Result<()> {
     })?;
     report.unparsable = unparsable;
     if !report.not_sent.is_empty() {
-        return Err(not_sent_error(&report, max_attempts).into());
+        return Err(not_sent_error(&report, max_attempts));
     }
     match output {
         OutputFormat::Json => println!("{}", serde_json::to_string(&report).expect("report serialises")),

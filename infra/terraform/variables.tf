@@ -175,7 +175,7 @@ variable "flink_start_application" {
 
 variable "anomaly_threshold_multiplier" {
   type        = number
-  description = "How many standard deviations (zscore) or smoothed deviations (ewma) from a key's baseline make an anomaly."
+  description = "The alarm line: how far from a key's baseline, in its own deviations (higher = fewer alerts), an event must be to be an anomaly."
   default     = 3.0
 
   validation {
@@ -186,19 +186,19 @@ variable "anomaly_threshold_multiplier" {
 
 variable "detector" {
   type        = string
-  description = "Detector the kernel runs per key: zscore (Welford mean/variance) or ewma (exponentially weighted)."
-  default     = "zscore"
+  description = "Detector the kernel runs per key: adaptive (the default: time-aware robust baselines, level shifts reported once, daily profile), zscore (Welford mean/variance) or ewma (exponentially weighted)."
+  default     = "adaptive"
 
   validation {
-    condition     = contains(["zscore", "ewma"], var.detector)
-    error_message = "detector must be zscore or ewma."
+    condition     = contains(["adaptive", "zscore", "ewma"], var.detector)
+    error_message = "detector must be adaptive, zscore or ewma."
   }
 }
 
 variable "min_events" {
   type        = number
   description = "Events a key must have seen before it can be flagged (warm-up of its baseline)."
-  default     = 10
+  default     = 3
 
   validation {
     condition     = var.min_events >= 1 && floor(var.min_events) == var.min_events

@@ -282,8 +282,8 @@ run "apply_with_defaults" {
   assert {
     condition = (
       output.flink_property_groups.detector["threshold_multiplier"] == tostring(var.anomaly_threshold_multiplier) &&
-      output.flink_property_groups.detector["detector"] == "zscore" &&
-      output.flink_property_groups.detector["min_events"] == "10" &&
+      output.flink_property_groups.detector["detector"] == "adaptive" &&
+      output.flink_property_groups.detector["min_events"] == "3" &&
       output.flink_property_groups.job["state_ttl_hours"] == "720"
     )
     error_message = "The detector and job groups must carry threshold_multiplier, detector, min_events and state_ttl_hours."

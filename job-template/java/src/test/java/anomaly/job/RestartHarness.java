@@ -32,14 +32,7 @@ import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 @SuppressWarnings("try")
 public final class RestartHarness {
     public static void main(String[] args) {
-        try {
-            run(args);
-        } catch (Throwable t) {
-            // A half-started MiniCluster keeps threads alive that would keep this JVM (and the waiting test) running.
-            t.printStackTrace();
-            System.exit(1);
-        }
-        System.exit(0);
+        HarnessMain.run(args, RestartHarness::run);
     }
 
     private static void run(String[] args) throws Exception {

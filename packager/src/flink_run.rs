@@ -3,11 +3,15 @@
 //!
 //! The job's local launch contract (job-template/java, `AnomalyDetectionJob.main`): `--properties FILE` with the
 //! Managed Flink property groups; here `source` and both sinks use the `file` connector. Parallelism 1 keeps the
-//! anomalies in input order, so the output is line for line what `packager run` prints.
+//! anomalies in input order, so the output is line for line what `packager run` prints. The MiniCluster runs the
+//! Flink the jar is built for (its build.json), on FLINK_HOME or the Flink jars `packager build` fetches; `--sql`
+//! adds the `sql` group, so the job runs the user's SQL over the input (table `events`) instead.
 
-use crate::build::java::FlinkHome;
+use crate::build::flink_jars;
+use crate::build::report::Progress;
 use crate::config::FileConfig;
 use crate::error::{Error, Result};
+use crate::flink_version::FlinkVersion;
 use crate::replay::Summary;
 use crate::run::{EmitChoice, OutputFormat, RunArgs, SAMPLE, resolve_outputs};
 use detector_wasm::{DeadLetter, Verdict};
@@ -35,6 +39,23 @@ pub enum FlinkRunError {
         help("drop --flink to get the report (same kernel, same verdicts), or drop --report (also `report` in packager.toml [run])")
     )]
     ReportWithFlink(PathBuf),
+
+    #[error("the jar {jar} is built for {jar_runtime}, not for Flink {wanted}")]
+    #[diagnostic(
+        code(packager::run::flink_version),
+        help(
+            "drop --flink-version to run the jar on the Flink it is built for, or build one for Flink {wanted}: `packager build --local --flink-version {wanted}`"
+        )
+    )]
+    WrongJar { jar: PathBuf, jar_runtime: String, wanted: FlinkVersion },
+
+    #[error("--sql needs Flink 2.2 (process table functions); the jar is built for Flink {0}")]
+    #[diagnostic(code(packager::run::sql), help("build for Flink 2.2: `packager build --local --flink-version 2.2`"))]
+    SqlNeedsFlink22(FlinkVersion),
+
+    #[error("cannot read the SQL file {path}: {source}")]
+    #[diagnostic(code(packager::run::sql_file))]
+    SqlFile { path: PathBuf, source: std::io::Error },
 
     #[error("`java` could not be started: {0}")]
     #[diagnostic(code(packager::run::java), help("install a Java 11+ runtime (Debian: apt-get install openjdk-17-jdk-headless)"))]
@@ -68,7 +89,20 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     if !jar.is_file() {
         return Err(FlinkRunError::NoJar(jar).into());
     }
-    let flink = FlinkHome::open(args.flink_home.as_deref())?;
+    let jar_runtime = crate::build::manifest::runtime_of_jar(&jar).unwrap_or_else(|| crate::build::manifest::LEGACY_RUNTIME.into());
+    let version = match (args.flink_version, FlinkVersion::from_runtime(&jar_runtime)) {
+        (Some(wanted), built) if built != Some(wanted) => return Err(FlinkRunError::WrongJar { jar, jar_runtime, wanted }.into()),
+        (Some(wanted), _) => wanted,
+        (None, built) => built.unwrap_or_default(),
+    };
+    let sql = match &args.sql {
+        Some(_) if version != FlinkVersion::V2_2 => return Err(FlinkRunError::SqlNeedsFlink22(version).into()),
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| FlinkRunError::SqlFile { path: path.clone(), source })?),
+        None => None,
+    };
+    let origin = flink_jars::OriginFromEnv::read();
+    let progress = if verbose > 0 { Progress::new() } else { Progress::quiet() };
+    let flink = flink_jars::resolve(args.flink_home.as_deref(), version, &origin.origin(), &progress)?;
 
     let work = tempfile::Builder::new()
         .prefix("packager-flink-run-")
@@ -102,7 +136,10 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     let anomalies_dir = work.path().join("anomalies");
     let dead_dir = work.path().join("dead-letters");
     let properties = work.path().join("application_properties.json");
-    let groups = property_groups(&input, &anomalies_dir, &dead_dir, &config, args.batch_size);
+    let mut groups = property_groups(&input, &anomalies_dir, &dead_dir, &config, args.batch_size);
+    if let (Some(statement), Value::Array(list)) = (sql, &mut groups) {
+        list.push(json!({"PropertyGroupId": "sql", "PropertyMap": {"statement": statement}}));
+    }
     std::fs::write(&properties, serde_json::to_vec_pretty(&groups).expect("properties serialize")).map_err(work_err(&properties))?;
 
     let log = work.path().join("job.log");

@@ -6,6 +6,7 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod flink_run;
+pub mod flink_version;
 pub mod generate;
 pub mod replay;
 pub mod report;

@@ -39,9 +39,23 @@ pub enum BuildError {
     #[error("no Flink distribution: --flink-home is not set")]
     #[diagnostic(
         code(packager::build::flink_home),
-        help("pass --flink-home DIR or set FLINK_HOME to a Flink 1.20 distribution (job-template/scripts/flink-home.sh fetches one)")
+        help("pass --flink-home DIR or set FLINK_HOME to a Flink distribution (job-template/scripts/flink-home.sh fetches one)")
     )]
     NoFlinkHome,
+
+    #[error("the Flink distribution {path} is Flink {found}, but the job is built for Flink {wanted}")]
+    #[diagnostic(code(packager::build::flink_version))]
+    FlinkVersionMismatch {
+        path: PathBuf,
+        found: String,
+        wanted: crate::flink_version::FlinkVersion,
+        #[help]
+        help: String,
+    },
+
+    #[error("the tool install was refused: {0}")]
+    #[diagnostic(code(packager::build::tools))]
+    ToolInstall(String),
 
     #[error("--flink-home {path} has no lib/flink-dist-*.jar")]
     #[diagnostic(code(packager::build::flink_home), help("point --flink-home (or FLINK_HOME) at the directory that holds lib/"))]
@@ -61,6 +75,16 @@ pub enum BuildError {
         help("check --maven-repo (PACKAGER_MAVEN_REPO), or pass --kinesis-connector JAR, or --local to leave the connector out")
     )]
     Fetch { url: String, message: String },
+
+    #[error("cannot fetch Flink {release}'s jars from {url}: {message}")]
+    #[diagnostic(
+        code(packager::build::flink_jars),
+        help(
+            "pass --flink-home DIR (or set FLINK_HOME) to a Flink {release} distribution, or fetch from elsewhere: --maven-repo URL (a \
+             mirror), or --flink-jars pypi (PyPI's apache-flink-libraries; --pypi-url for a mirror)"
+        )
+    )]
+    FlinkJars { release: String, url: String, message: String },
 
     #[error("checksum mismatch for {url}: the repository says {expected} ({algorithm}), the download is {actual}")]
     #[diagnostic(

@@ -1,11 +1,13 @@
-//! The Flink job: `javac --release 11` (Managed Flink's `FLINK-1_20` runs Java 11 bytecode) over
-//! `job-template/java/src/main/java`, against the jars of a Flink distribution's `lib/`.
+//! The Flink job: `javac --release 17` for Flink 2.2 (`FLINK-2_2` runs Java 17), `--release 11` for 1.20, over the
+//! shared sources `job-template/java/src/main/java` and the version's own `job-template/java/src/flink-<version>/java`
+//! (where the Flink APIs differ), against the jars of a Flink distribution's `lib/`.
 
 use super::error::BuildError;
+use crate::flink_version::FlinkVersion;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Where the job's sources live in the project.
+/// Where the job's shared sources live in the project.
 pub const SOURCES: &str = "job-template/java/src/main/java";
 
 /// A Flink distribution: `FLINK_HOME` with `lib/flink-dist-<version>.jar`.
@@ -37,19 +39,42 @@ impl FlinkHome {
         Ok(FlinkHome { path: path.to_path_buf(), version })
     }
 
+    /// Opens `path` and checks it holds a release of `wanted`.
+    pub fn open_for(path: &Path, wanted: FlinkVersion) -> Result<FlinkHome, BuildError> {
+        let home = FlinkHome::open(Some(path))?;
+        match FlinkVersion::of_release(&home.version) {
+            Some(v) if v == wanted => Ok(home),
+            found => {
+                let build_for_it = found.map(|v| format!("build for it with --flink-version {v}, or ")).unwrap_or_default();
+                Err(BuildError::FlinkVersionMismatch {
+                    path: path.to_path_buf(),
+                    found: home.version.clone(),
+                    wanted,
+                    help: format!(
+                        "{build_for_it}point --flink-home (FLINK_HOME) at a Flink {wanted} distribution, or unset it and packager \
+                         fetches Flink {}'s jars itself",
+                        wanted.release()
+                    ),
+                })
+            }
+        }
+    }
+
     /// The classpath of every jar in `lib/` (a wildcard, expanded by the JVM tools).
     pub fn classpath(&self) -> String {
         format!("{}/lib/*", self.path.display())
     }
 }
 
-/// Compiles the job into `classes` (emptied first) and returns it.
-pub fn compile(project: &Path, flink: &FlinkHome, classes: &Path) -> Result<PathBuf, BuildError> {
-    let sources_dir = project.join(SOURCES);
+/// Compiles the job for `version` into `classes` (emptied first) and returns it.
+pub fn compile(project: &Path, version: FlinkVersion, flink: &FlinkHome, classes: &Path) -> Result<PathBuf, BuildError> {
     let mut sources = Vec::new();
-    collect_java(&sources_dir, &mut sources)?;
-    if sources.is_empty() {
-        return Err(BuildError::read(sources_dir, "no .java files"));
+    for dir in [project.join(SOURCES), project.join(version.sources())] {
+        let before = sources.len();
+        collect_java(&dir, &mut sources)?;
+        if sources.len() == before {
+            return Err(BuildError::read(dir, "no .java files"));
+        }
     }
     // Sorted: javac's output must not depend on directory order.
     sources.sort();
@@ -60,8 +85,9 @@ pub fn compile(project: &Path, flink: &FlinkHome, classes: &Path) -> Result<Path
     let list = classes.with_extension("sources.txt");
     let text: String = sources.iter().map(|p| format!("\"{}\"\n", p.display())).collect();
     std::fs::write(&list, text).map_err(|e| BuildError::write(&list, e))?;
+    let release = version.java_release().to_string();
     let output = Command::new("javac")
-        .args(["--release", "11", "-encoding", "UTF-8", "-Xlint:all", "-Xlint:-serial", "-Xlint:-processing", "-Werror", "-cp"])
+        .args(["--release", release.as_str(), "-encoding", "UTF-8", "-Xlint:all", "-Xlint:-serial", "-Xlint:-processing", "-Werror", "-cp"])
         .arg(flink.classpath())
         .arg("-d")
         .arg(classes)
@@ -70,13 +96,13 @@ pub fn compile(project: &Path, flink: &FlinkHome, classes: &Path) -> Result<Path
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => BuildError::MissingTool {
                 tool: "javac".into(),
-                help: "install a JDK 11 or newer (Debian: apt-get install openjdk-17-jdk-headless)".into(),
+                help: "install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)".into(),
             },
             _ => BuildError::Tool { what: "javac".into(), message: e.to_string() },
         })?;
     if !output.status.success() {
         return Err(BuildError::Tool {
-            what: "compiling the Flink job (javac --release 11)".into(),
+            what: format!("compiling the Flink job for Flink {version} (javac --release {release})"),
             message: format!("\n{}", String::from_utf8_lossy(&output.stderr).trim_end()),
         });
     }
@@ -108,5 +134,8 @@ mod tests {
         std::fs::write(dir.path().join("lib/flink-dist-1.20.3.jar"), b"").unwrap();
         assert_eq!(FlinkHome::open(Some(dir.path())).unwrap().version, "1.20.3");
         assert!(matches!(FlinkHome::open(None), Err(BuildError::NoFlinkHome)));
+        assert!(FlinkHome::open_for(dir.path(), FlinkVersion::V1_20).is_ok());
+        let err = FlinkHome::open_for(dir.path(), FlinkVersion::V2_2).unwrap_err();
+        assert!(matches!(err, BuildError::FlinkVersionMismatch { .. }), "{err}");
     }
 }

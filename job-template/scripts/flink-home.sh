@@ -4,18 +4,20 @@
 #
 #   job-template/scripts/flink-home.sh [VERSION]    VERSION: 2.2 (default), 1.20, or an exact release such as 1.20.3
 #
-# The short names pin the release each Managed Flink runtime is tested against: 2.2 → 2.2.0 (FLINK-2_2), 1.20 →
-# 1.20.3 (FLINK-1_20). Idempotent: a complete copy under <repo>/.tools/flink-<release> is reused. Progress goes to
-# stderr, the path to stdout.
+# The short names pin the release each Managed Flink runtime is tested against, from tests/tools.env:
+# 2.2 → FLINK_2_2_VERSION (FLINK-2_2), 1.20 → FLINK_1_20_VERSION (FLINK-1_20). Idempotent: a complete copy under
+# <repo>/.tools/flink-<release> is reused. Progress goes to stderr, the path to stdout.
 set -euo pipefail
 
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tests/tools.env
+source "$repo/tests/tools.env"
 case "${1:-2.2}" in
-    2.2) VERSION=2.2.0 ;;
-    1.20) VERSION=1.20.3 ;;
+    2.2) VERSION="$FLINK_2_2_VERSION" ;;
+    1.20) VERSION="$FLINK_1_20_VERSION" ;;
     [0-9]*.[0-9]*.[0-9]*) VERSION="$1" ;;
     *) echo "flink-home.sh: unknown Flink version \`$1\`; use 2.2, 1.20 or an exact release like 2.2.0" >&2; exit 2 ;;
 esac
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 home="$repo/.tools/flink-$VERSION"
 
 if [[ -f "$home/.complete" ]]; then

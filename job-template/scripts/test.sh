@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds what the Flink job's tests need and runs every JUnit test on local MiniClusters, once per Flink version the
-# job is built for (2.2 and 1.20: each against its own Flink jars, from PyPI apache-flink-libraries, and its own build
-# of the job), then the 1.20 → 2.2 upgrade (a savepoint taken on 1.20, restored on 2.2). The host crate's Rust tests
-# run first. JUnit 5's console launcher comes from Debian's junit5 package.
+# Builds what the Flink job's tests need and runs the Java tests (JUnit 5 console launcher from Debian's junit5
+# package) on local MiniClusters, once per Flink version the job is built for (2.2 and 1.20: each against its own
+# Flink jars, from PyPI apache-flink-libraries, and its own build of the job); the 2.2 suite also runs the 1.20 → 2.2
+# upgrade (a savepoint taken on 1.20, restored on 2.2). The host crate's Rust tests (JNI boundary included) run once,
+# in the `rust` step of tests/run-all (`cargo test --workspace --all-features`).
 #
-#   job-template/scripts/test.sh                                    both versions (in parallel), then the upgrade
+#   job-template/scripts/test.sh                                    both versions (in parallel), the upgrade in 2.2's
 #   job-template/scripts/test.sh --flink-version 1.20 [JUNIT_ARGS]  one version, e.g. --select-class anomaly.job.ParityTest
 #
 # JOB_TESTS_PARALLEL=0 runs the versions one after the other (their output then streams instead of coming at the end).
@@ -14,8 +15,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 junit=/usr/share/java/junit-platform-console-standalone.jar
 if [[ ! -f "$junit" ]]; then
-    echo "installing junit5 (Debian) for the JUnit console launcher ..." >&2
-    apt-get install -y -qq junit5 >&2
+    echo "$junit is missing: run tests/setup.sh (it installs Debian's junit5, the JUnit console launcher)" >&2
+    exit 1
 fi
 
 versions=(2.2 1.20)
@@ -25,9 +26,6 @@ if [[ "${1:-}" == --flink-version ]]; then
 fi
 parallel="${JOB_TESTS_PARALLEL:-1}"
 ((${#versions[@]} > 1)) || parallel=0
-
-echo "running the host's Rust tests ..." >&2
-cargo test --quiet --locked -p anomaly-host --features jni
 
 echo "building packager (the generator and the reference, packager run) and the test kernels ..." >&2
 cargo build --quiet --locked -p packager

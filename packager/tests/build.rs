@@ -2,8 +2,11 @@
 //! contents and manifest, reproducibility, the Kinesis connector fetched from a fake Maven repository on 127.0.0.1,
 //! and the MiniCluster replay giving what `packager run` gives.
 //!
-//! The builds need a Flink distribution: FLINK_HOME (job-template/scripts/flink-home.sh prints one). Without it those
-//! tests say so on stderr and pass; CI sets it.
+//! The builds need a Flink distribution: FLINK_HOME (job-template/scripts/flink-home.sh prints one), and the 1.20
+//! build FLINK_HOME_1_20 (`flink-home.sh 1.20`); tests/setup.sh sets both. Without them those tests fail.
+
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
 
 use assert_cmd::Command;
 use packager::build::connector;
@@ -37,11 +40,14 @@ fn flat(stderr: &[u8]) -> String {
     String::from_utf8_lossy(stderr).replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The Flink distribution these tests build against. Missing, the tests fail (a skipped test reads as a passing one).
 fn flink_home() -> Option<PathBuf> {
     let home = std::env::var_os("FLINK_HOME").map(PathBuf::from).filter(|p| p.join("lib").is_dir());
-    if home.is_none() {
-        eprintln!("SKIPPED: FLINK_HOME is not set; run `export FLINK_HOME=$(job-template/scripts/flink-home.sh)` to run this test");
-    }
+    assert!(
+        home.is_some(),
+        "FLINK_HOME is not set to a Flink distribution: run `export FLINK_HOME=$(job-template/scripts/flink-home.sh)` \
+         (tests/setup.sh and tests/run-all do it)"
+    );
     home
 }
 
@@ -149,6 +155,48 @@ fn without_flink_home_and_no_reachable_repository_the_fetch_fails_first_and_name
 }
 
 #[test]
+fn without_flink_home_a_local_build_fetches_flinks_jars_into_an_empty_cache_and_succeeds() {
+    // A fresh laptop: no FLINK_HOME, nothing cached. The jars are served, Maven-layout with published sha256s, by a
+    // local server holding the files of the Flink distribution the other tests use.
+    let flink = flink_home().unwrap();
+    let release = FlinkVersion::V2_2.release();
+    let mut files = BTreeMap::new();
+    for artifact in packager::build::flink_jars::maven_artifacts(release) {
+        let bytes = std::fs::read(flink.join("lib").join(artifact.file_name())).unwrap();
+        files.insert(format!("{}.sha256", artifact.path()), packager::digest::sha256_hex(&bytes).into_bytes());
+        files.insert(artifact.path(), bytes);
+    }
+    let maven = FakeMaven::start(files);
+    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let result = packager()
+        .env_remove("FLINK_HOME")
+        .args(["build", "--local", "--no-alerter", "--output", "json", "--maven-repo", &maven.url, "--cache-dir"])
+        .arg(cache.path())
+        .arg("--out-dir")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stderr = flat(&result.stderr);
+    assert!(result.status.success(), "env -u FLINK_HOME packager build --local failed:\n{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stderr.contains(&format!("Flink {release}")) && stderr.contains(&maven.url), "it says what it fetched from where: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    let entries = jar_entries(Path::new(report["jar"].as_str().unwrap()));
+    let manifest: serde_json::Value = serde_json::from_slice(&entries["META-INF/anomaly-detector/build.json"]).unwrap();
+    assert_eq!(manifest["flinkRuntime"], "FLINK-2_2");
+    assert_eq!(manifest["flinkVersion"], release);
+    let lib = cache.path().join("flink").join(format!("{release}-maven")).join("lib");
+    assert!(lib.join(format!("flink-dist-{release}.jar")).is_file(), "the jars are kept in the cache: {}", lib.display());
+}
+
+#[test]
+fn the_flink_releases_packager_fetches_are_the_ones_the_tests_pin() {
+    let env = std::fs::read_to_string(project().join("tests/tools.env")).unwrap();
+    let pinned = |name: &str| env.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::trim).unwrap().to_string();
+    assert_eq!(pinned("FLINK_2_2_VERSION"), FlinkVersion::V2_2.release(), "tests/tools.env and packager/src/flink_version.rs");
+    assert_eq!(pinned("FLINK_1_20_VERSION"), FlinkVersion::V1_20.release(), "tests/tools.env and packager/src/flink_version.rs");
+}
+
+#[test]
 fn a_flink_home_of_the_other_version_is_refused_before_building_anything() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("lib")).unwrap();
@@ -217,7 +265,7 @@ fn a_local_build_has_the_job_kernel_host_and_manifest_and_is_reproducible() {
 
     let manifest: serde_json::Value = serde_json::from_slice(&entries["META-INF/anomaly-detector/build.json"]).unwrap();
     let kernel = std::fs::read(jar.parent().unwrap().join("kernel.wasm")).unwrap();
-    assert_eq!(manifest["kernelSha256"], connector::hex(&<sha2::Sha256 as sha2::Digest>::digest(&kernel)));
+    assert_eq!(manifest["kernelSha256"], packager::digest::hex(&<sha2::Sha256 as sha2::Digest>::digest(&kernel)));
     assert_eq!(manifest["abiVersion"], detector_wasm::abi::ABI_VERSION);
     assert_eq!(manifest["local"], true);
     assert_eq!(manifest["kinesisConnector"], serde_json::Value::Null);
@@ -239,10 +287,9 @@ fn a_local_build_has_the_job_kernel_host_and_manifest_and_is_reproducible() {
 
 #[test]
 fn a_1_20_build_has_java_11_bytecode_no_sql_function_and_says_flink_1_20() {
-    let Some(flink) = std::env::var_os("FLINK_HOME_1_20").map(PathBuf::from).filter(|p| p.join("lib").is_dir()) else {
-        eprintln!("SKIPPED: FLINK_HOME_1_20 is not set (tests/setup.sh sets it: job-template/scripts/flink-home.sh 1.20)");
-        return;
-    };
+    let flink = std::env::var_os("FLINK_HOME_1_20").map(PathBuf::from).filter(|p| p.join("lib").is_dir());
+    let flink = flink
+        .expect("FLINK_HOME_1_20 is not set: `export FLINK_HOME_1_20=$(job-template/scripts/flink-home.sh 1.20)` (tests/setup.sh does it)");
     let out = tempfile::tempdir().unwrap();
     let jar = build(&flink, out.path(), &["--local", "--flink-version", "1.20"]);
     let entries = jar_entries(&jar);
@@ -325,7 +372,7 @@ fn fake_connector() -> Vec<u8> {
 
 fn sha1_hex(bytes: &[u8]) -> String {
     use sha1::Digest;
-    connector::hex(&sha1::Sha1::digest(bytes))
+    packager::digest::hex(&sha1::Sha1::digest(bytes))
 }
 
 #[test]
@@ -383,7 +430,7 @@ fn a_production_build_merges_the_fetched_connector_and_records_it() {
     let Some(flink) = flink_home() else { return };
     let jar = fake_connector();
     let path = connector::artifact_path(FlinkVersion::V2_2);
-    let sha256 = connector::hex(&<sha2::Sha256 as sha2::Digest>::digest(&jar));
+    let sha256 = packager::digest::sha256_hex(&jar);
     let maven = FakeMaven::start(BTreeMap::from([(path.clone(), jar), (format!("{path}.sha256"), sha256.clone().into_bytes())]));
     let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let cache_arg = cache.path().to_str().unwrap().to_string();

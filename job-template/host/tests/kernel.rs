@@ -1,5 +1,8 @@
 //! The ABI client against the real kernel module and against deliberately broken modules.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use anomaly_host::{DetectOutcome, KernelError, KernelModule, ParseOutcome, Runner, engine};
 use detector_wasm::abi;
 use std::time::{Duration, Instant};

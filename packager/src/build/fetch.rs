@@ -194,10 +194,7 @@ pub fn sha256_file(path: &Path) -> Result<String, BuildError> {
     Ok(hex(&hasher.finalize()))
 }
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::hex;
 
 #[cfg(test)]
 mod tests {

@@ -12,8 +12,8 @@
 
 use super::error::BuildError;
 use super::fetch::{self, MavenArtifact};
-use super::java::FlinkHome;
 use super::report::Progress;
+use crate::flink_home::FlinkHome;
 use crate::flink_version::FlinkVersion;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -95,7 +95,7 @@ impl OriginFromEnv {
 /// it is not there yet.
 pub fn resolve(home: Option<&Path>, version: FlinkVersion, origin: &Origin, progress: &Progress) -> Result<FlinkHome, BuildError> {
     if let Some(path) = home {
-        return FlinkHome::open_for(path, version);
+        return Ok(FlinkHome::open_for(path, version)?);
     }
     let release = version.release();
     let dir = origin.cache_dir.join("flink").join(format!("{release}-{}", origin.source.as_str()));
@@ -117,7 +117,7 @@ pub fn resolve(home: Option<&Path>, version: FlinkVersion, origin: &Origin, prog
     } else {
         progress.line(&format!("  Flink {release} jars from the cache: {}", lib.display()));
     }
-    FlinkHome::open_for(&dir, version)
+    Ok(FlinkHome::open_for(&dir, version)?)
 }
 
 /// Each artifact through the Maven cache, then linked (or copied) into `lib`.

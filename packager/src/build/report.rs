@@ -3,7 +3,7 @@
 
 use super::error::BuildError;
 use super::fetch::sha256_file;
-use super::manifest::BuildManifest;
+use crate::artifact::BuildManifest;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;

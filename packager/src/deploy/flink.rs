@@ -4,6 +4,7 @@
 use super::error::DeployError;
 use super::settings::Settings;
 use super::wait::Timing;
+use crate::aws::error::AwsError;
 use aws_sdk_kinesisanalyticsv2::Client;
 use aws_sdk_kinesisanalyticsv2::error::SdkError;
 use aws_sdk_kinesisanalyticsv2::operation::add_application_cloud_watch_logging_option::AddApplicationCloudWatchLoggingOptionError as AddLoggingError;
@@ -20,7 +21,7 @@ use aws_sdk_kinesisanalyticsv2::types::{
 use std::collections::BTreeMap;
 
 /// Property groups by id, keys sorted (so plans and comparisons are stable).
-pub type Groups = BTreeMap<String, BTreeMap<String, String>>;
+pub type Groups = BTreeMap<String, detector_wasm::properties::PropertyMap>;
 
 /// What deploy needs to know about an existing application.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -63,10 +64,11 @@ pub async fn describe(client: &Client, application: &str) -> Result<Option<AppSt
         Err(e) => return Err(DeployError::aws(format!("DescribeApplication `{application}`"), &e)),
     };
     let Some(detail) = out.application_detail() else {
-        return Err(DeployError::Aws {
+        return Err(AwsError::Call {
             action: format!("DescribeApplication `{application}`"),
             message: "the answer has no application detail".into(),
-        });
+        }
+        .into());
     };
     let config = detail.application_configuration_description();
     let code = config
@@ -118,7 +120,7 @@ fn property_groups(groups: &Groups) -> Vec<PropertyGroup> {
 }
 
 fn build_error(e: aws_sdk_kinesisanalyticsv2::error::BuildError) -> DeployError {
-    DeployError::Aws { action: "building the request".into(), message: e.to_string() }
+    AwsError::Call { action: "building the request".into(), message: e.to_string() }.into()
 }
 
 /// The error for a call the application's state forbids (ResourceInUseException).
@@ -296,7 +298,7 @@ where
             Ok(out) => return Ok(out),
             Err(Failure::Conflict) => {
                 conflict_pause(name, &mut attempt, timing).await?;
-                let state = describe(client, name).await?.ok_or_else(|| DeployError::Aws {
+                let state = describe(client, name).await?.ok_or_else(|| AwsError::Call {
                     action: format!("{action} `{name}`"),
                     message: "the application was deleted meanwhile".into(),
                 })?;

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Throughput of the Flink job with the WASM kernel against the same zscore detector written directly in Java, in one
 # JVM on one MiniCluster, over the same generated stream (a benchmark, not a test: it reports, it does not judge).
-#   benchmarks/flink-throughput.sh [EVENTS] [PARALLELISM] [ROUNDS]     defaults: 1000000 events, parallelism 2, 3 rounds
+#   benchmarks/scripts/flink-throughput.sh [EVENTS] [PARALLELISM] [ROUNDS]     defaults: 1000000 events, parallelism 2, 3 rounds
 # Results and how to read them: benchmarks/flink.md.
 set -euo pipefail
 
 events="${1:-1000000}"
 parallelism="${2:-2}"
 rounds="${3:-3}"
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 flink_home="$("$repo/job-template/scripts/flink-home.sh")"
 jar="$("$repo/job-template/scripts/dev-jar.sh")"

@@ -1,10 +1,21 @@
-//! The build manifest stored in the jar (`META-INF/anomaly-detector/build.json`): what went in, so `packager deploy`
-//! can refuse a `--local` jar and anyone can tell which kernel and host a running application has.
+//! What `packager build` leaves for the commands that use its jar (`run --flink`, `deploy`): where the jar is, the
+//! entries the job looks for, and the build manifest (`META-INF/anomaly-detector/build.json`): what went in, so
+//! `packager deploy` can refuse a `--local` jar and anyone can tell which kernel and host a running application has.
 
 use serde::{Deserialize, Serialize};
 
+/// Where `packager build` writes, relative to the project.
+pub const OUT_DIR: &str = "target/packager";
+/// The jar's file name under the output directory.
+pub const JAR_NAME: &str = "anomaly-detector.jar";
+/// The job's entry point.
+pub const MAIN_CLASS: &str = "anomaly.job.AnomalyDetectionJob";
+/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`).
+pub const KERNEL_ENTRY: &str = "kernel/kernel.cwasm";
+/// Jar entry of the JNI library (`anomaly.job.NativeKernel`).
+pub const HOST_ENTRY: &str = "native/linux-x86_64/libanomaly_host.so";
 /// Where the manifest lives inside the jar.
-pub const ENTRY: &str = "META-INF/anomaly-detector/build.json";
+pub const MANIFEST_ENTRY: &str = "META-INF/anomaly-detector/build.json";
 /// The runtime of jars whose manifest predates `flinkRuntime`: packager built only for Flink 1.20 then.
 pub const LEGACY_RUNTIME: &str = "FLINK-1_20";
 
@@ -46,7 +57,7 @@ pub fn runtime_of_jar(path: &std::path::Path) -> Option<String> {
     use std::io::Read;
     let mut archive = zip::ZipArchive::new(std::fs::File::open(path).ok()?).ok()?;
     let mut text = String::new();
-    archive.by_name(ENTRY).ok()?.read_to_string(&mut text).ok()?;
+    archive.by_name(MANIFEST_ENTRY).ok()?.read_to_string(&mut text).ok()?;
     let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
     Some(manifest.get("flinkRuntime").and_then(|v| v.as_str()).unwrap_or(LEGACY_RUNTIME).to_string())
 }

@@ -99,6 +99,17 @@ variable "enable_flink_application" {
   default     = true
 }
 
+variable "flink_runtime" {
+  type        = string
+  description = "Managed Flink runtime of the application: FLINK-2_2 (Java 17, AWS's default for new applications) or FLINK-1_20 (Java 11). Must match the jar: `packager build --flink-version 2.2` or `1.20`. The dashboard and the restart alarm use the metrics this runtime publishes. FLINK-2_2 needs a hashicorp/aws provider that knows it (5.100 stops at FLINK-1_20)."
+  default     = "FLINK-2_2"
+
+  validation {
+    condition     = contains(["FLINK-2_2", "FLINK-1_20"], var.flink_runtime)
+    error_message = "flink_runtime must be FLINK-2_2 or FLINK-1_20 (the runtimes `packager build --flink-version` builds for)."
+  }
+}
+
 variable "flink_jar_path" {
   type        = string
   description = "Path of the job jar written by `packager build`; null means <repo>/target/packager/anomaly-detector.jar. Uploaded once, on first apply; later code goes through `packager deploy`."

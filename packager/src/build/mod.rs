@@ -30,8 +30,10 @@ use std::time::Instant;
 pub const JAR_NAME: &str = "anomaly-detector.jar";
 /// The job's entry point.
 pub const MAIN_CLASS: &str = "anomaly.job.AnomalyDetectionJob";
-/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`).
+/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`), for signal-based traps (the default).
 pub const KERNEL_ENTRY: &str = "kernel/kernel.cwasm";
+/// Jar entry of the same kernel precompiled for the engine without signal handlers (`job.signal_traps = false`).
+pub const KERNEL_NO_SIGNALS_ENTRY: &str = "kernel/kernel-no-signals.cwasm";
 /// Jar entry of the JNI library (`anomaly.job.NativeKernel`).
 pub const HOST_ENTRY: &str = "native/linux-x86_64/libanomaly_host.so";
 /// The wasmtime version every `.cwasm` is precompiled with (from Cargo.lock, by build.rs).
@@ -159,7 +161,11 @@ pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
     let wasm = progress.step("kernel: compile detector-wasm for wasm32-unknown-unknown", || wasm::compile(&project, &target_dir, quiet))?;
     let validated = progress
         .step("kernel: validate (imports, exports, ABI version, smoke run)", || wasm::validate(&wasm, &wasm_path, crate::run::SAMPLE))?;
-    let cwasm = progress.step("kernel: precompile to .cwasm for baseline x86-64", || wasm::precompile(&wasm))?;
+    let cwasm =
+        progress.step("kernel: precompile to .cwasm for baseline x86-64", || wasm::precompile(&wasm, anomaly_host::Traps::Signals))?;
+    let cwasm_no_signals = progress.step("kernel: precompile again for the engine without signal handlers", || {
+        wasm::precompile(&wasm, anomaly_host::Traps::Explicit)
+    })?;
     let kernel_wasm = out_dir.join("kernel.wasm");
     let kernel_cwasm = out_dir.join("kernel.cwasm");
     std::fs::write(&kernel_wasm, &wasm).map_err(|e| BuildError::write(&kernel_wasm, e))?;
@@ -201,6 +207,7 @@ pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
         let mut jar = jar::JarBuilder::new();
         jar.add_dir(&classes)?;
         jar.add(KERNEL_ENTRY, cwasm.clone());
+        jar.add(KERNEL_NO_SIGNALS_ENTRY, cwasm_no_signals.clone());
         jar.add(HOST_ENTRY, std::fs::read(&host.path).map_err(|e| BuildError::read(&host.path, e))?);
         jar.add(manifest::ENTRY, manifest.to_bytes());
         if let Some(c) = &connector {

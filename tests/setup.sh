@@ -8,15 +8,18 @@
 #                    the arm64 alerter from its zip in the invoke test)
 #   Python (venv)    .tools/venv: moto[server], scipy, cargo-lambda, ziglang, cargo-zigbuild
 #                    .tools/checkov: checkov alone, since its pins fight moto's
-#   Flink            1.20.3 jars from PyPI apache-flink-libraries into .tools/flink-1.20.3 (FLINK_HOME)
+#   Flink            the jars from PyPI apache-flink-libraries into .tools/flink-VERSION (FLINK_HOME)
 #   cargo install    cargo-fuzz (the fuzz step), wasm-bindgen-cli matching Cargo.lock (the playground)
 #   Node.js + npm    present on these machines; the browser tests `npm ci` playwright-core themselves
+# Every version is in tests/tools.env; a test that finds a tool missing fails and names this script, it never skips.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$repo/.tools"
 mkdir -p "$tools"
 say() { echo "setup: $*" >&2; }
+# shellcheck source=tests/tools.env
+source "$repo/tests/tools.env"
 
 # Incremental compilation state is for edit-compile loops; a test run from scratch only pays its disk (~1.5 GB).
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
@@ -51,8 +54,9 @@ venv() { # venv DIR PACKAGES...: a virtualenv holding exactly these pinned packa
         echo "$*" >"$stamp"
     fi
 }
-venv "$tools/venv" 'moto[server]==5.2.5' scipy==1.17.1 cargo-lambda==1.9.2 ziglang==0.17.1 cargo-zigbuild==0.24.1
-venv "$tools/checkov" checkov==3.3.30
+venv "$tools/venv" "moto[server]==$MOTO_VERSION" "scipy==$SCIPY_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" \
+    "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
+venv "$tools/checkov" "checkov==$CHECKOV_VERSION"
 export PATH="$tools/venv/bin:$tools/checkov/bin:$HOME/.cargo/bin:$PATH"
 
 say "flink"
@@ -78,7 +82,7 @@ fi
 
 command -v npm >/dev/null || { say "npm is missing: install Node.js 20+ with npm"; exit 1; }
 
-if ! command -v cargo-fuzz >/dev/null; then
-    say "cargo install cargo-fuzz"
-    tool_install --locked cargo-fuzz@0.13.2
+if [[ "$(cargo-fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
+    say "cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+    tool_install --force --locked "cargo-fuzz@$CARGO_FUZZ_VERSION"
 fi

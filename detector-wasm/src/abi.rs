@@ -1,4 +1,5 @@
-//! The one WebAssembly boundary: every export, the memory contract, and the framing both sides use.
+//! The one WebAssembly boundary: every export, the memory contract, and the framing both sides use (its code, one
+//! write and one read function per message, is [`crate::wire`]).
 //!
 //! # Memory contract
 //! The module imports nothing and exports its linear memory as `memory`. It owns two buffers:
@@ -24,6 +25,7 @@
 //! message as UTF-8. Bad *records* are never errors of the call: they are results (dead letters) inside the batch.
 //!
 //! # Framing (little-endian; `bytes` = u32 length + bytes)
+//! Result tags: [`TAG_OK`] = 0, [`TAG_DEAD_LETTER`] = 1.
 //! - record: `bytes` (the raw event).
 //! - parse result: `u8 0, bytes key, bytes event` for an event, or `u8 1, bytes dead_letter_json`.
 //! - detect item: `bytes state` (empty for a new key), `bytes event` (as parse returned it).
@@ -40,7 +42,8 @@ use crate::detector::{self, Detector};
 use crate::event::{self, EventBlob};
 use crate::state::{STATE_SIZE, STATE_VERSION};
 use crate::verdict::DeadLetter;
-use crate::wire::{Reader, put_sized};
+use crate::wire::{Detected, Parsed, Reader, read_detect_item, read_record, write_detected, write_parsed};
+pub use crate::wire::{TAG_DEAD_LETTER, TAG_OK};
 
 /// The version of this contract. Bump on any change a host could notice.
 pub const ABI_VERSION: u32 = 1;
@@ -51,9 +54,6 @@ pub const ERR_NOT_CONFIGURED: i32 = -1;
 pub const ERR_FRAMING: i32 = -2;
 /// The configuration was refused; the output names the key.
 pub const ERR_CONFIG: i32 = -3;
-
-pub const TAG_OK: u8 = 0;
-pub const TAG_DEAD_LETTER: u8 = 1;
 
 pub const FLAG_ANOMALY: u8 = 1;
 pub const FLAG_WARMUP: u8 = 2;
@@ -67,6 +67,7 @@ pub struct Kernel {
     input: Vec<u8>,
     output: Vec<u8>,
     scratch: Vec<u8>,
+    state: Vec<u8>,
 }
 
 impl Kernel {
@@ -156,18 +157,16 @@ impl Kernel {
         let mut r = Reader::new(input);
         self.output.clear();
         for _ in 0..count {
-            let raw = r.sized()?;
+            let raw = read_record(&mut r)?;
             match event::parse_view(config, raw) {
                 Ok(event) => {
-                    self.output.push(TAG_OK);
-                    put_sized(&mut self.output, event.key().as_bytes());
                     self.scratch.clear();
                     event.encode_into(&mut self.scratch);
-                    put_sized(&mut self.output, &self.scratch);
+                    write_parsed(&mut self.output, Parsed::Event { key: event.key().as_bytes(), event: &self.scratch });
                 }
                 Err(e) => {
-                    self.output.push(TAG_DEAD_LETTER);
-                    put_sized(&mut self.output, DeadLetter::new("parse", e.field, e.reason, None, raw).to_json().as_bytes());
+                    let dead = DeadLetter::new("parse", e.field, e.reason, None, raw).to_json();
+                    write_parsed(&mut self.output, Parsed::DeadLetter(dead.as_bytes()));
                 }
             }
         }
@@ -197,14 +196,12 @@ impl Kernel {
         let mut r = Reader::new(input);
         self.output.clear();
         for _ in 0..count {
-            let state = r.sized()?;
-            let blob = r.sized()?;
+            let (state, blob) = read_detect_item(&mut r)?;
             let event = match EventBlob::read(blob) {
                 Ok(event) => event,
                 Err(e) => {
-                    self.output.push(TAG_DEAD_LETTER);
-                    let dead = DeadLetter::new("detect", None, format!("unreadable event from parse: {e}"), None, blob);
-                    put_sized(&mut self.output, dead.to_json().as_bytes());
+                    let dead = DeadLetter::new("detect", None, format!("unreadable event from parse: {e}"), None, blob).to_json();
+                    write_detected(&mut self.output, Detected::DeadLetter(dead.as_bytes()));
                     continue;
                 }
             };
@@ -223,25 +220,20 @@ impl Kernel {
                             flags |= FLAG_LABEL_POSITIVE;
                         }
                     }
-                    self.output.push(TAG_OK);
-                    self.output.push(flags);
-                    self.output.extend_from_slice(&assessment.score.unwrap_or(f64::NAN).to_le_bytes());
-                    self.output.extend_from_slice(&(STATE_SIZE as u32).to_le_bytes());
-                    new_state.encode_into(&mut self.output);
+                    self.state.clear();
+                    new_state.encode_into(&mut self.state);
+                    self.scratch.clear();
                     if assessment.is_anomaly() || config.emit == Emit::All {
-                        self.scratch.clear();
                         serde_json::to_writer(&mut self.scratch, &detector::render(config, &event.to_event(), &assessment))
                             .map_err(|e| e.to_string())?;
-                        put_sized(&mut self.output, &self.scratch);
-                    } else {
-                        put_sized(&mut self.output, &[]);
                     }
+                    let score = assessment.score.unwrap_or(f64::NAN);
+                    write_detected(&mut self.output, Detected::Verdict { flags, score, state: &self.state, verdict: &self.scratch });
                 }
                 Err(e) => {
-                    self.output.push(TAG_DEAD_LETTER);
                     let event = event.to_event();
                     let dead = DeadLetter::new("detect", None, e.to_string(), Some(event.key.clone()), event.to_json().as_bytes());
-                    put_sized(&mut self.output, dead.to_json().as_bytes());
+                    write_detected(&mut self.output, Detected::DeadLetter(dead.to_json().as_bytes()));
                 }
             }
         }
@@ -249,64 +241,6 @@ impl Kernel {
             return Err(format!("{count} items declared but {} of {len} bytes were left over", len - r.position()));
         }
         Ok(())
-    }
-}
-
-/// Host-side helpers: build requests and read answers without knowing the layouts above.
-pub mod host {
-    use super::*;
-
-    /// Appends one record to a `parse_batch` request.
-    pub fn push_record(request: &mut Vec<u8>, raw: &[u8]) {
-        put_sized(request, raw);
-    }
-
-    /// Appends one (state, event) item to a `detect_batch` request.
-    pub fn push_detect_item(request: &mut Vec<u8>, state: &[u8], event: &[u8]) {
-        put_sized(request, state);
-        put_sized(request, event);
-    }
-
-    /// One `parse_batch` result.
-    #[derive(Debug, Clone, Copy, PartialEq)]
-    pub enum Parsed<'a> {
-        Event { key: &'a [u8], event: &'a [u8] },
-        DeadLetter(&'a [u8]),
-    }
-
-    /// One `detect_batch` result.
-    #[derive(Debug, Clone, Copy, PartialEq)]
-    pub enum Detected<'a> {
-        Verdict { flags: u8, score: f64, state: &'a [u8], verdict: &'a [u8] },
-        DeadLetter(&'a [u8]),
-    }
-
-    /// Reads the `count` results of a `parse_batch` answer.
-    pub fn read_parsed(output: &[u8], count: usize) -> Result<Vec<Parsed<'_>>, String> {
-        let mut r = Reader::new(output);
-        let mut out = Vec::with_capacity(count);
-        for _ in 0..count {
-            out.push(match r.u8()? {
-                TAG_OK => Parsed::Event { key: r.sized()?, event: r.sized()? },
-                TAG_DEAD_LETTER => Parsed::DeadLetter(r.sized()?),
-                tag => return Err(format!("unknown parse result tag {tag}")),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Reads the `count` results of a `detect_batch` answer.
-    pub fn read_detected(output: &[u8], count: usize) -> Result<Vec<Detected<'_>>, String> {
-        let mut r = Reader::new(output);
-        let mut out = Vec::with_capacity(count);
-        for _ in 0..count {
-            out.push(match r.u8()? {
-                TAG_OK => Detected::Verdict { flags: r.u8()?, score: r.f64()?, state: r.sized()?, verdict: r.sized()? },
-                TAG_DEAD_LETTER => Detected::DeadLetter(r.sized()?),
-                tag => return Err(format!("unknown detect result tag {tag}")),
-            });
-        }
-        Ok(out)
     }
 }
 

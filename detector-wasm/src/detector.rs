@@ -108,10 +108,7 @@ pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestam
     let mut band = None;
     let mut value_anomaly = false;
     let mut learn_y = Some(y);
-    if warm {
-        let n_eff = effective_count(config, state.n);
-        let k_eff = detector.band_multiplier(n_eff);
-        let sd = baseline_sd;
+    if let Some(ModelBand { k_eff, sd, lo, hi }) = detector.model_band(state) {
         let z = if sd > 0.0 {
             (y - state.mean) / sd
         } else if y == state.mean {
@@ -125,7 +122,6 @@ pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestam
             Direction::Both => z.abs(),
         };
         let scaled = (directional * k / k_eff).clamp(-MAX_SCORE, MAX_SCORE);
-        let (lo, hi) = (state.mean - k_eff * sd, state.mean + k_eff * sd);
         value_anomaly = scaled > k;
         if value_anomaly {
             learn_y = match config.anomaly_update {
@@ -173,6 +169,37 @@ pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestam
         velocity,
         velocity_anomaly,
         consecutive_anomalies: state.consecutive_anomalies,
+    }
+}
+
+/// The band an event of a key is judged against, in model units (`ln(1 + value)` with `log_transform`).
+struct ModelBand {
+    /// `threshold_multiplier` corrected for the baseline's sample size.
+    k_eff: f64,
+    /// The baseline's standard deviation, floored at `min_stddev`.
+    sd: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl Detector {
+    /// The band for a key in `state`; `None` while the key warms up.
+    fn model_band(&self, state: &State) -> Option<ModelBand> {
+        let config = &self.config;
+        if state.n < config.min_events as u64 {
+            return None;
+        }
+        let k_eff = self.band_multiplier(effective_count(config, state.n));
+        let sd = libm::sqrt(state.variance()).max(config.min_stddev);
+        Some(ModelBand { k_eff, sd, lo: state.mean - k_eff * sd, hi: state.mean + k_eff * sd })
+    }
+
+    /// The expected band (`expectedLow`, `expectedHigh` of a verdict, in the value's own units) the next event of a
+    /// key whose state bytes are `state_bytes` is judged against; `None` while the key warms up or when the bytes are
+    /// not a state this kernel reads.
+    pub fn expected_band(&self, state_bytes: &[u8]) -> Option<(f64, f64)> {
+        let state = State::decode(state_bytes, self.config.detector).ok()?;
+        self.model_band(&state).map(|b| (untransform(&self.config, b.lo), untransform(&self.config, b.hi)))
     }
 }
 

@@ -15,7 +15,11 @@ pub mod abi;
 pub mod config;
 pub mod detector;
 pub mod event;
+#[cfg(feature = "generate")]
+pub mod generate;
 pub mod math;
+pub mod properties;
+pub mod replay;
 pub mod score;
 pub mod state;
 pub mod verdict;

@@ -1,7 +1,46 @@
-//! Scoring verdicts against ground-truth labels: precision, recall, F1, and recall per anomaly kind (used by
-//! `packager run`, its HTML report and the playground).
+//! Scoring verdicts against ground-truth labels: how one verdict compares with its label ([`Class`]), and precision,
+//! recall, F1 and recall per anomaly kind over many ([`Confusion`]) — used by `packager run`, its HTML report and the
+//! playground, through [`crate::replay`].
 
+use crate::abi::{FLAG_ANOMALY, FLAG_LABEL_POSITIVE, FLAG_LABELED};
 use std::collections::BTreeMap;
+
+/// How a flagged or labeled event compares with its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Flagged, input unlabeled.
+    Flagged,
+    /// Flagged and labeled an anomaly.
+    Hit,
+    /// Flagged but labeled normal.
+    FalseAlarm,
+    /// Labeled an anomaly but not flagged.
+    Miss,
+}
+
+impl Class {
+    /// The class of a verdict from its flags (the kernel's `FLAG_*`); `None` for an unflagged event that is not a miss.
+    pub fn of(flags: u8) -> Option<Class> {
+        let (flagged, labeled, positive) = (flags & FLAG_ANOMALY != 0, flags & FLAG_LABELED != 0, flags & FLAG_LABEL_POSITIVE != 0);
+        match (flagged, labeled, positive) {
+            (true, false, _) => Some(Class::Flagged),
+            (true, true, true) => Some(Class::Hit),
+            (true, true, false) => Some(Class::FalseAlarm),
+            (false, true, true) => Some(Class::Miss),
+            (false, _, _) => None,
+        }
+    }
+
+    /// The word people read: `anomaly`, `hit`, `false alarm`, `miss`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Flagged => "anomaly",
+            Class::Hit => "hit",
+            Class::FalseAlarm => "false alarm",
+            Class::Miss => "miss",
+        }
+    }
+}
 
 /// Counts of verdicts against labels.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -70,6 +109,16 @@ fn ratio(a: u64, b: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_classify_hits_false_alarms_misses_and_unlabeled_anomalies() {
+        assert_eq!(Class::of(FLAG_ANOMALY), Some(Class::Flagged));
+        assert_eq!(Class::of(FLAG_ANOMALY | FLAG_LABELED | FLAG_LABEL_POSITIVE), Some(Class::Hit));
+        assert_eq!(Class::of(FLAG_ANOMALY | FLAG_LABELED), Some(Class::FalseAlarm));
+        assert_eq!(Class::of(FLAG_LABELED | FLAG_LABEL_POSITIVE), Some(Class::Miss));
+        assert_eq!(Class::of(FLAG_LABELED), None);
+        assert_eq!(Class::of(0), None);
+    }
 
     #[test]
     fn precision_recall_f1_from_hand_counts() {

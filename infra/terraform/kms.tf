@@ -32,7 +32,7 @@ data "aws_iam_policy_document" "kms" {
 
     # The principal already limits this to the account; the condition says so again
     # explicitly, so every Resource "*" statement of the stack carries a condition
-    # (infra/scripts/check.sh enforces that) without narrowing what admins can do.
+    # (infra/scripts/test.sh enforces that) without narrowing what admins can do.
     condition {
       test     = "StringEquals"
       variable = "kms:CallerAccount"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Prints a FLINK_HOME whose lib/ holds the Flink 1.20.3 jars, fetching them once from PyPI (Maven Central is not
-# reachable here; the apache-flink-libraries sdist carries flink-dist, the file and table connectors and log4j).
-# Idempotent: a complete copy under <repo>/.tools/flink-1.20.3 is reused. Progress goes to stderr, the path to stdout.
+# Prints a FLINK_HOME whose lib/ holds the jars of the Flink version in tests/tools.env (FLINK_VERSION), fetching them
+# once from PyPI (Maven Central is not reachable here; the apache-flink-libraries sdist carries flink-dist, the file
+# and table connectors and log4j). Idempotent: a complete copy under <repo>/.tools/flink-VERSION is reused. Progress
+# goes to stderr, the path to stdout.
 set -euo pipefail
 
-VERSION=1.20.3
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tests/tools.env
+source "$repo/tests/tools.env"
+VERSION="$FLINK_VERSION"
 home="$repo/.tools/flink-$VERSION"
 
 if [[ -f "$home/.complete" ]]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds what the Flink job's tests need and runs them all: the host crate's Rust tests, then the Java tests (JUnit 5
-# console launcher from Debian's junit5 package) against the dev jar on a local MiniCluster.
+# Builds what the Flink job's tests need and runs them: the Java tests (JUnit 5 console launcher from Debian's junit5
+# package) against the dev jar on a local MiniCluster. The host crate's Rust tests (JNI boundary included) run once,
+# in the `rust` step of tests/run-all (`cargo test --workspace --all-features`).
 #   job-template/scripts/test.sh [JUNIT_ARGS...]   e.g.  --select-class anomaly.job.ParityTest
 set -euo pipefail
 
@@ -8,8 +9,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 junit=/usr/share/java/junit-platform-console-standalone.jar
 if [[ ! -f "$junit" ]]; then
-    echo "installing junit5 (Debian) for the JUnit console launcher ..." >&2
-    apt-get install -y -qq junit5 >&2
+    echo "$junit is missing: run tests/setup.sh (it installs Debian's junit5, the JUnit console launcher)" >&2
+    exit 1
 fi
 
 flink_home="$("$repo/job-template/scripts/flink-home.sh")"
@@ -17,9 +18,6 @@ jar="$("$repo/job-template/scripts/dev-jar.sh")"
 out="$repo/target/job-tests"
 rm -rf "$out"
 mkdir -p "$out/classes" "$out/fixtures"
-
-echo "running the host's Rust tests ..." >&2
-cargo test --quiet --locked -p anomaly-host --features jni
 
 echo "building packager (the generator and the reference, packager run) and the test kernels ..." >&2
 cargo build --quiet --locked -p packager

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 command -v moto_server >/dev/null || { echo "moto_server is not on PATH: pip install 'moto[server]'" >&2; exit 1; }
-cargo test --quiet --locked -p packager --lib -- deploy:: send::
+cargo test --quiet --locked -p packager --lib -- aws:: deploy:: send::
 cargo test --quiet --locked -p packager --test deploy_flink --test aws_moto --test cli_deploy

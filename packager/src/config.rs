@@ -5,12 +5,42 @@
 //! (`detector_wasm::config::KEYS`), so the same names work in flags (dashes), the `[detector]` table, the Flink
 //! `detector` property group and the playground.
 
-use crate::error::{Error, Result};
 use clap::Args;
 use detector_wasm::Config;
+use miette::Diagnostic;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
+
+/// A configuration every command reads that cannot be used: packager.toml, or the detector keys.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {message}")]
+    #[diagnostic(code(packager::config_file), help("packager.toml holds a [detector] table of kernel keys; see `packager run --help`"))]
+    ConfigFile { path: PathBuf, message: String },
+
+    #[error("{0}")]
+    #[diagnostic(
+        code(packager::detector_config),
+        help(
+            "set detector keys with flags (`--threshold-multiplier 3.0`), PACKAGER_* variables, or the [detector] table of packager.toml"
+        )
+    )]
+    DetectorConfig(detector_wasm::config::ConfigError),
+
+    #[error("invalid --set `{0}`: expected KEY=VALUE, e.g. --set min_stddev=0.1")]
+    #[diagnostic(code(packager::set))]
+    SetSyntax(String),
+}
+
+impl ConfigError {
+    /// A table of packager.toml (`packager.toml [run]`) that does not fit its command's flags.
+    pub fn table(table: &str, e: &toml::de::Error) -> ConfigError {
+        ConfigError::ConfigFile { path: format!("packager.toml [{table}]").into(), message: e.to_string() }
+    }
+}
+
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
 /// `packager.toml`, every table optional.
 #[derive(Debug, Default, Deserialize)]
@@ -43,9 +73,9 @@ impl FileConfig {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
-            Err(e) => return Err(Error::ConfigFile { path, message: e.to_string() }),
+            Err(e) => return Err(ConfigError::ConfigFile { path, message: e.to_string() }),
         };
-        toml::from_str(&text).map_err(|e| Error::ConfigFile { path, message: e.to_string() })
+        toml::from_str(&text).map_err(|e| ConfigError::ConfigFile { path, message: e.to_string() })
     }
 }
 
@@ -147,7 +177,7 @@ impl DetectorFlags {
         put("allow_negative", self.allow_negative.map(Value::from));
         put("max_record_bytes", self.max_record_bytes.map(Value::from));
         for pair in &self.set {
-            let (key, value) = pair.split_once('=').ok_or_else(|| Error::SetSyntax(pair.clone()))?;
+            let (key, value) = pair.split_once('=').ok_or_else(|| ConfigError::SetSyntax(pair.clone()))?;
             map.insert(key.trim().to_string(), Value::String(value.trim().to_string()));
         }
         Ok(map)
@@ -158,7 +188,7 @@ impl DetectorFlags {
 pub fn resolve_detector(flags: &DetectorFlags, file: &FileConfig) -> Result<Config> {
     let mut map = toml_to_json(&file.detector);
     map.extend(flags.to_map()?);
-    Config::from_map(&map).map_err(Error::DetectorConfig)
+    Config::from_map(&map).map_err(ConfigError::DetectorConfig)
 }
 
 /// A TOML table as a JSON object (TOML values map one-to-one onto the kernel's accepted JSON values).
@@ -230,6 +260,6 @@ mod tests {
         let flags = DetectorFlags { set: vec!["min_stddev=0.2".into()], ..Default::default() };
         assert_eq!(resolve_detector(&flags, &FileConfig::default()).unwrap().min_stddev, 0.2);
         let flags = DetectorFlags { set: vec!["nonsense".into()], ..Default::default() };
-        assert!(matches!(resolve_detector(&flags, &FileConfig::default()), Err(Error::SetSyntax(_))));
+        assert!(matches!(resolve_detector(&flags, &FileConfig::default()), Err(ConfigError::SetSyntax(_))));
     }
 }

@@ -1,6 +1,9 @@
 //! S3 upload and Kinesis PutRecords against moto_server on 127.0.0.1 (started and stopped by each test through
 //! test-support), and the PutRecords partial-failure path against rule-based responses (moto cannot fail records).
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kinesis::operation::put_records::PutRecordsOutput;
 use aws_sdk_kinesis::types::{PutRecordsResultEntry, ShardIteratorType};
@@ -10,13 +13,14 @@ use aws_sdk_kinesisanalyticsv2::types::error::ResourceNotFoundException;
 use aws_sdk_kinesisanalyticsv2::types::{ApplicationDetail, ApplicationStatus, RuntimeEnvironment};
 use aws_sdk_s3::config::Credentials;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use packager::aws::backoff::Backoff;
 use packager::config::FileConfig;
 use packager::deploy::error::DeployError;
 use packager::deploy::jar::Jar;
 use packager::deploy::plan::AppAction;
-use packager::deploy::wait::{Backoff, Timing};
+use packager::deploy::wait::Timing;
 use packager::deploy::{Clients, DeployArgs, deploy};
-use packager::send::{self, Record, Stream};
+use packager::send::{self, Record, SendError, Stream};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,7 +66,7 @@ fn detail(status: ApplicationStatus) -> ApplicationDetail {
 async fn deploy_uploads_the_jar_once_by_content_and_refuses_a_missing_bucket() {
     let moto = Moto::start();
     let sdk = sdk(&moto);
-    let s3 = packager::deploy::aws::s3_client(&sdk);
+    let s3 = packager::aws::s3_client(&sdk);
     let bucket = unique_name("artifacts");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -204,7 +208,7 @@ async fn send_puts_every_record_in_batches_of_500_keyed_by_the_event_key() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, DeployError::StreamMissing { .. }), "{err:?}");
+    assert!(matches!(err, SendError::StreamMissing { .. }), "{err:?}");
 }
 
 fn entry_ok() -> PutRecordsResultEntry {

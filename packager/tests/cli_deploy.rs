@@ -1,6 +1,9 @@
 //! `packager deploy` and `packager send` end to end through the real binary: help, the documented errors, and a
 //! dry run against moto_server (S3) and a stub Managed Flink endpoint that records every call it gets.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::io::{BufRead, BufReader, Read, Write};

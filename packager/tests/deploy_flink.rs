@@ -1,6 +1,9 @@
 //! Managed Flink calls against rule-based SDK responses (aws-smithy-mocks): moto cannot serve this API to the Rust
 //! SDK. Rules run in sequence, so each test also pins the order of the calls deploy makes.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use aws_sdk_kinesisanalyticsv2::Client;
 use aws_sdk_kinesisanalyticsv2::operation::add_application_cloud_watch_logging_option::AddApplicationCloudWatchLoggingOptionOutput;
 use aws_sdk_kinesisanalyticsv2::operation::create_application::CreateApplicationOutput;
@@ -14,11 +17,12 @@ use aws_sdk_kinesisanalyticsv2::types::{
     ApplicationStatus, CodeContentDescription, CodeContentType, RuntimeEnvironment, S3ApplicationCodeLocationDescription,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use packager::aws::backoff::Backoff;
 use packager::config::FileConfig;
 use packager::deploy::error::DeployError;
 use packager::deploy::flink::{self, CodeLocation};
 use packager::deploy::plan::{self, AppAction};
-use packager::deploy::wait::{Backoff, Timing};
+use packager::deploy::wait::Timing;
 use packager::deploy::{DeployArgs, Settings, apply};
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use assert_cmd::Command;
 
 #[test]
 fn playground_replay_flags_exactly_what_packager_run_flags() {
-    let sample = std::str::from_utf8(packager::run::SAMPLE).unwrap();
+    let sample = std::str::from_utf8(packager::sample::SAMPLE).unwrap();
     for (flags, config) in [
         (vec![], "{}"),
         (vec!["--threshold-multiplier", "2.2", "--min-events", "5"], r#"{"threshold_multiplier":2.2,"min_events":5}"#),

@@ -1,6 +1,9 @@
 //! `packager run --report FILE.html` end to end: the page names every anomaly and every label, says when it
 //! aggregated, and renders in a real headless Chromium (the screenshot lands in `target/artifacts/`).
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,8 @@
 //! answers with an error code or a readable answer, never a panic.
 #![no_main]
 
-use detector_wasm::abi::{self, host};
+use detector_wasm::abi;
+use detector_wasm::wire;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,9 +22,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(rc as u32, count);
         let out = kernel.output().to_vec();
         if detect {
-            host::read_detected(&out, count as usize).expect("detect answer must be readable");
+            wire::read_batch(&out, count as usize, wire::read_detected).expect("detect answer must be readable");
         } else {
-            host::read_parsed(&out, count as usize).expect("parse answer must be readable");
+            wire::read_batch(&out, count as usize, wire::read_parsed).expect("parse answer must be readable");
         }
     } else {
         assert!(!kernel.output().is_empty(), "an error code comes with a message");

@@ -4,7 +4,8 @@
 //! Every line is also parsed without the parser's fast path: both must give the same event or the same error.
 #![no_main]
 
-use detector_wasm::abi::{self, host};
+use detector_wasm::abi;
+use detector_wasm::wire;
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 
@@ -40,24 +41,24 @@ fuzz_target!(|data: &[u8]| {
     for (i, line) in rest.split(|&b| b == b'\n').take(256).enumerate() {
         assert_eq!(detector_wasm::parse(&config, line), detector_wasm::event::parse_reference(&config, line), "fast path and serde disagree");
         let mut request = Vec::new();
-        host::push_record(&mut request, line);
+        wire::write_record(&mut request, line);
         let parsed = call(&mut kernel, &request, 1, false);
-        let host::Parsed::Event { key, event } = host::read_parsed(&parsed, 1).expect("parse answer must be readable")[0] else {
+        let wire::Parsed::Event { key, event } = wire::read_batch(&parsed, 1, wire::read_parsed).expect("parse answer must be readable")[0] else {
             continue;
         };
         let state = if i % corrupt_every == corrupt_every - 1 { line.to_vec() } else { states.get(key).cloned().unwrap_or_default() };
         let mut request = Vec::new();
-        host::push_detect_item(&mut request, &state, event);
+        wire::write_detect_item(&mut request, &state, event);
         let detected = call(&mut kernel, &request, 1, true);
-        match host::read_detected(&detected, 1).expect("detect answer must be readable")[0] {
-            host::Detected::Verdict { state, verdict, .. } => {
+        match wire::read_batch(&detected, 1, wire::read_detected).expect("detect answer must be readable")[0] {
+            wire::Detected::Verdict { state, verdict, .. } => {
                 assert_eq!(state.len(), detector_wasm::STATE_SIZE);
                 if !verdict.is_empty() {
                     serde_json::from_slice::<serde_json::Value>(verdict).expect("a verdict is JSON");
                 }
                 states.insert(key.to_vec(), state.to_vec());
             }
-            host::Detected::DeadLetter(dead) => {
+            wire::Detected::DeadLetter(dead) => {
                 serde_json::from_slice::<serde_json::Value>(dead).expect("a dead letter is JSON");
             }
         }

@@ -14,6 +14,12 @@ pub fn export_settings(config_json: &str) -> String {
     crate::export_json(config_json)
 }
 
+/// A labeled synthetic transaction stream (JSON lines) for the options JSON, from `packager generate`'s generator.
+#[wasm_bindgen]
+pub fn generate(options_json: &str) -> String {
+    crate::generate_json(options_json)
+}
+
 /// The kernel's default configuration as flat JSON.
 #[wasm_bindgen]
 pub fn default_config() -> String {

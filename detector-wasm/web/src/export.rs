@@ -3,6 +3,7 @@
 //! other keys in `detector_properties`, whose values are strings).
 
 use detector_wasm::Config;
+use detector_wasm::properties::property_text;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -46,11 +47,8 @@ pub fn export(config: &Config) -> Exported {
         let width = properties.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         terraform.push_str("detector_properties = {\n");
         for (key, value) in properties {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            terraform.push_str(&format!("  {key:<width$} = {}\n", Value::String(text)));
+            // The values the job's `detector` property group holds: text, as `packager deploy` writes them.
+            terraform.push_str(&format!("  {key:<width$} = {}\n", Value::String(property_text((*value).clone()))));
         }
         terraform.push_str("}\n");
     }

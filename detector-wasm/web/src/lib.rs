@@ -1,7 +1,7 @@
 //! The playground's front for the kernel: the same `detector-wasm` crate, compiled with a wasm-bindgen binding
-//! layer instead of the raw ABI the Flink job uses. Only this layer differs; events are parsed by
-//! [`detector_wasm::parse`] and scored by [`detector_wasm::detect`], exactly as `packager run` does through the
-//! ABI, and precision/recall come from [`detector_wasm::score`].
+//! layer. A stream is replayed by the engine `packager run` uses ([`detector_wasm::replay`], with the kernel compiled
+//! in and driven through its own ABI), so verdicts, counts and precision/recall are `packager run`'s; a synthetic
+//! stream comes from the generator `packager generate` uses ([`detector_wasm::generate`]).
 //!
 //! Every entry point takes and returns JSON text, so the page needs no generated types, and none of them panics
 //! on any input: bad configuration and bad rows come back as data for the page to show.
@@ -29,6 +29,19 @@ pub fn export_json(config_json: &str) -> String {
     match Config::from_json(config_json.as_bytes()) {
         Ok(config) => serde_json::to_string(&export::export(&config)).unwrap_or_default(),
         Err(e) => serde_json::json!({ "error": e.to_string() }).to_string(),
+    }
+}
+
+/// `generate` for the page: the labeled transaction stream for the options JSON (`{"seed", "users", "events", …}`,
+/// as `detector_wasm::generate::transactions::Options`), as JSON lines, or `{"error": …}`.
+pub fn generate_json(options_json: &str) -> String {
+    use detector_wasm::generate::transactions;
+    let lines = serde_json::from_str::<transactions::Options>(options_json)
+        .map_err(|e| format!("generator options: {e}"))
+        .and_then(|options| transactions::lines(&options, true));
+    match lines {
+        Ok(lines) => lines.into_iter().map(|l| l + "\n").collect(),
+        Err(error) => serde_json::json!({ "error": error }).to_string(),
     }
 }
 
@@ -95,6 +108,16 @@ mod tests {
         let ids = |r: &replay::Replayed| r.anomalies.iter().map(|x| x.anomaly_id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&a), ids(&b));
         assert!(!ids(&a).is_empty());
+    }
+
+    #[test]
+    fn the_generator_is_packager_generates() {
+        let page = generate_json(r#"{"seed":42,"users":60,"events":4000}"#);
+        assert_eq!(page, SAMPLE, "the bundled sample is `packager generate --seed 42 --users 60 --events 4000`");
+        let r: serde_json::Value = serde_json::from_str(&generate_json(r#"{"users":0}"#)).unwrap();
+        assert!(r["error"].as_str().unwrap().contains("--users"), "{r}");
+        let r: serde_json::Value = serde_json::from_str(&generate_json(r#"{"usres":3}"#)).unwrap();
+        assert!(r["error"].as_str().unwrap().contains("usres"), "{r}");
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! A whole stream through the kernel, as `packager run` replays it: every non-blank line is parsed by
-//! [`detector_wasm::parse`], scored by [`detector_wasm::detect`] against its key's state, and that state kept for
-//! the key's next event. Only the result shape differs: columns for the chart instead of JSON lines.
+//! A whole stream through the kernel with the engine `packager run` uses ([`detector_wasm::replay`], here with the
+//! kernel compiled in): lines numbered, blank ones skipped, one state per key, the same verdicts, counts and scores.
+//! Only the result shape differs: columns for the chart instead of JSON lines.
 
 use crate::csv;
 use detector_wasm::config::{Config, Emit};
-use detector_wasm::score::Confusion;
-use detector_wasm::verdict::Status;
-use detector_wasm::{Detector, detect, parse, render};
+use detector_wasm::event::EventBlob;
+use detector_wasm::replay::{Class, InProcess, Item, Outcome, Replay};
+use detector_wasm::{DeadLetter, Detector, Verdict};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -66,7 +66,8 @@ pub struct KeyInfo {
 }
 
 /// Per event: input line, key (index into `keys`), x (event time in ms, or the line), value, expected band
-/// (`null` in warm-up) and flags (1 anomaly, 2 warm-up, 4 labeled, 8 labeled anomaly).
+/// (`null` in warm-up) and the kernel's flags (`detector_wasm::abi::FLAG_*`: 1 anomaly, 2 warm-up, 4 labeled,
+/// 8 labeled anomaly).
 #[derive(Debug, Default, Serialize)]
 pub struct Columns {
     pub line: Vec<u64>,
@@ -125,90 +126,96 @@ pub fn replay(config_json: &str, input: &str, format: &str) -> Result<Replayed, 
         "auto" => csv::looks_like_csv(input),
         other => return Err(Refused { error: format!("unknown input format `{other}`: use jsonl, csv or auto") }),
     };
-    let records: Vec<csv::Row> = if csv_input {
-        csv::to_json_lines(input, &config).map_err(|error| Refused { error })?
-    } else {
-        input.lines().enumerate().map(|(i, l)| (i as u64 + 1, Ok(l.to_string()))).collect()
-    };
     let mut out = Replayed { config: config.to_map(), format: if csv_input { "csv" } else { "jsonl" }, ..Replayed::default() };
     out.totals.lines = input.lines().count() as u64;
-    let detector = Detector::new(Config { emit: Emit::All, ..config.clone() });
-    let mut states: HashMap<String, (u32, Vec<u8>)> = HashMap::new();
-    let mut confusion: Option<Confusion> = None;
-    for (line, record) in records {
-        let record = match record {
-            Ok(record) if record.bytes().all(|b| b.is_ascii_whitespace()) => continue,
-            Ok(record) => record,
+    // Only anomalies are rendered (as `packager run` does by default); the chart's value and band of every event come
+    // from the event blob and the key's state before it, which the replay hands out with each verdict.
+    let kernel = InProcess::new(&Config { emit: Emit::Anomalies, ..config.clone() }).map_err(|error| Refused { error })?;
+    let detector = Detector::new(config.clone());
+    let mut replay = Replay::new(kernel, 256);
+    let mut key_index: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut sink = |item: &Item| {
+        add(&mut out, &mut key_index, &detector, item);
+        Ok(())
+    };
+    let replayed = if csv_input {
+        let rows = csv::to_json_lines(input, &config).map_err(|error| Refused { error })?;
+        rows.into_iter().try_for_each(|(line, row)| match row {
+            Ok(record) => replay.push(line, record.into_bytes(), &mut sink),
             Err(reason) => {
-                out.totals.invalid += 1;
-                push_invalid(&mut out, Invalid { line, field: None, reason });
-                continue;
+                replay.push_dead_letter(line, DeadLetter::new("parse", None, reason, None, b"").to_json().into_bytes(), &mut sink)
             }
-        };
-        let event = match parse(&config, record.as_bytes()) {
-            Ok(event) => event,
-            Err(e) => {
-                out.totals.invalid += 1;
-                push_invalid(&mut out, Invalid { line, field: e.field, reason: e.reason });
-                continue;
-            }
-        };
-        let next_index = states.len() as u32;
-        let (key_index, state) = states.entry(event.key.clone()).or_insert_with(|| (next_index, Vec::new()));
-        if *key_index == next_index {
-            out.keys.push(KeyInfo { key: event.key.clone(), events: 0, anomalies: 0 });
+        })
+    } else {
+        input.lines().enumerate().try_for_each(|(i, line)| replay.push(i as u64 + 1, line.as_bytes().to_vec(), &mut sink))
+    };
+    replayed.and_then(|()| replay.flush(&mut sink)).map_err(|e| Refused { error: e.to_string() })?;
+    let summary = replay.summary();
+    out.totals.events = summary.events;
+    out.totals.keys = summary.keys;
+    out.totals.anomalies = summary.anomalies;
+    out.totals.warmup = summary.warmup;
+    out.totals.invalid = summary.invalid;
+    out.labels = summary.labels.map(|c| Scores {
+        true_positives: c.true_positives,
+        false_positives: c.false_positives,
+        false_negatives: c.false_negatives,
+        true_negatives: c.true_negatives,
+        precision: c.precision(),
+        recall: c.recall(),
+        f1: c.f1(),
+    });
+    Ok(out)
+}
+
+/// Adds one replayed line to the answer: a chart column entry (and a row when flagged or missed), or an invalid line.
+fn add(out: &mut Replayed, key_index: &mut HashMap<Vec<u8>, u32>, detector: &Detector, item: &Item) {
+    let (flags, verdict, key, event, prior_state) = match &item.outcome {
+        Outcome::DeadLetter(json) => {
+            let invalid = match serde_json::from_slice::<DeadLetter>(json) {
+                Ok(d) => Invalid { line: item.line, field: d.field, reason: d.reason },
+                Err(e) => Invalid { line: item.line, field: None, reason: format!("unreadable dead letter: {e}") },
+            };
+            push_invalid(out, invalid);
+            return;
         }
-        let (new_state, a) = match detect(&detector, state, &event) {
-            Ok(result) => result,
-            Err(e) => {
-                out.totals.invalid += 1;
-                push_invalid(&mut out, Invalid { line, field: None, reason: e.to_string() });
-                continue;
-            }
-        };
-        *state = new_state.encode();
-        let key_info = &mut out.keys[*key_index as usize];
-        key_info.events += 1;
-        out.totals.events += 1;
-        let anomaly = a.is_anomaly();
-        let mut flags = 0u8;
-        if anomaly {
-            flags |= 1;
-            key_info.anomalies += 1;
-            out.totals.anomalies += 1;
+        Outcome::Verdict { flags, verdict, key, event, prior_state, .. } => (*flags, verdict, key, event, prior_state),
+    };
+    let Ok(blob) = EventBlob::read(event) else { return };
+    let next = key_index.len() as u32;
+    let index = *key_index.entry(key.clone()).or_insert(next);
+    if index == next {
+        out.keys.push(KeyInfo { key: String::from_utf8_lossy(key).into_owned(), events: 0, anomalies: 0 });
+    }
+    let key_info = &mut out.keys[index as usize];
+    key_info.events += 1;
+    if item.outcome.is_anomaly() {
+        key_info.anomalies += 1;
+    }
+    let band = detector.expected_band(prior_state);
+    let cols = &mut out.events;
+    cols.line.push(item.line);
+    cols.key.push(index);
+    cols.x.push(blob.timestamp_ms.map_or(item.line as f64, |t| t as f64));
+    cols.value.push(blob.value);
+    cols.low.push(band.map(|b| b.0));
+    cols.high.push(band.map(|b| b.1));
+    cols.flags.push(flags);
+    match item.outcome.class() {
+        Some(Class::Miss) => {
+            let e = blob.to_event();
+            out.misses.push(Missed {
+                line: item.line,
+                key: e.key,
+                event_id: e.event_id,
+                value: e.value,
+                label: e.label.map(|l| l.kind).unwrap_or_default(),
+            });
         }
-        if a.status == Status::Warmup {
-            flags |= 2;
-            out.totals.warmup += 1;
-        }
-        if let Some(label) = &event.label {
-            flags |= 4;
-            if label.positive {
-                flags |= 8;
-            }
-            confusion.get_or_insert_with(Confusion::default).add(anomaly, label.positive.then_some(label.kind.as_str()));
-            if label.positive && !anomaly {
-                out.misses.push(Missed {
-                    line,
-                    key: event.key.clone(),
-                    event_id: event.event_id.clone(),
-                    value: event.value,
-                    label: label.kind.clone(),
-                });
-            }
-        }
-        let cols = &mut out.events;
-        cols.line.push(line);
-        cols.key.push(*key_index);
-        cols.x.push(event.timestamp_ms.map_or(line as f64, |t| t as f64));
-        cols.value.push(event.value);
-        cols.low.push(a.band.map(|b| b.0));
-        cols.high.push(a.band.map(|b| b.1));
-        cols.flags.push(flags);
-        if anomaly {
-            let v = render(detector.config(), &event, &a);
+        Some(_) => {
+            let Ok(v) = serde_json::from_slice::<Verdict>(verdict) else { return };
             out.anomalies.push(Flagged {
-                line,
+                line: item.line,
                 anomaly_id: v.anomaly_id,
                 key: v.key,
                 event_id: v.event_id,
@@ -220,18 +227,8 @@ pub fn replay(config_json: &str, input: &str, format: &str) -> Result<Replayed, 
                 reason: v.reason,
             });
         }
+        None => {}
     }
-    out.totals.keys = out.keys.len() as u64;
-    out.labels = confusion.map(|c| Scores {
-        true_positives: c.true_positives,
-        false_positives: c.false_positives,
-        false_negatives: c.false_negatives,
-        true_negatives: c.true_negatives,
-        precision: c.precision(),
-        recall: c.recall(),
-        f1: c.f1(),
-    });
-    Ok(out)
 }
 
 fn push_invalid(out: &mut Replayed, invalid: Invalid) {

@@ -1,8 +1,7 @@
 // The playground page: controls → config JSON → the kernel (wasm-bindgen build of detector-wasm) → chart and lists.
 // All detection happens in the kernel; this file only gathers settings and draws what comes back.
 
-import init, { replay, export_settings, default_config, kernel_version } from "./pkg/detector_web.js";
-import { generateStream } from "./generate.js";
+import init, { replay, export_settings, default_config, kernel_version, generate } from "./pkg/detector_web.js";
 
 const $ = (id) => document.getElementById(id);
 const SLIDERS = ["threshold_multiplier", "min_events", "half_life_events", "burst_window_secs", "burst_min_events"];
@@ -251,7 +250,13 @@ async function main() {
   });
   $("generate").addEventListener("click", () => {
     const opts = { seed: Number($("gen-seed").value), users: Number($("gen-users").value), events: Number($("gen-events").value) };
-    load(generateStream(opts), `generated: seed ${opts.seed}, ${opts.users} users, ${opts.events} events`);
+    // The packager's own generator, compiled to WebAssembly: `packager generate --seed S --users U --events E`.
+    const stream = generate(JSON.stringify(opts));
+    if (stream.startsWith("{\"error\"")) {
+      $("status").textContent = `cannot generate: ${JSON.parse(stream).error}`;
+      return;
+    }
+    load(stream, `generated: packager generate --seed ${opts.seed} --users ${opts.users} --events ${opts.events}`);
   });
   $("status").textContent = `Kernel detector-wasm ${kernel_version()} loaded (WebAssembly). Load a file, the sample, or generate a stream.`;
   document.body.dataset.ready = "true";

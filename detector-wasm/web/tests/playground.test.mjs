@@ -2,7 +2,7 @@
 // exactly what `packager run` reports for the same settings, export settings that reproduce it, and list malformed
 // lines without breaking. Screenshots go to target/artifacts/.
 //
-// Needs: the built playground (../build.sh), the packager binary (cargo build -p packager), chromium.
+// Needs: the built playground (../scripts/build.sh), the packager binary (cargo build -p packager), chromium.
 // Env: PLAYGROUND_DIR, PACKAGER, CHROMIUM, ARTIFACTS override the defaults below.
 
 import { test, before, after } from "node:test";
@@ -45,7 +45,7 @@ const text = (id) => page.locator(`#${id}`).textContent();
 const settle = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 
 before(async () => {
-  for (const [what, file] of [["the playground (detector-wasm/web/build.sh)", path.join(site, "index.html")], ["packager (cargo build -p packager)", packagerBin], ["chromium (apt-get install chromium)", chromiumBin]]) {
+  for (const [what, file] of [["the playground (detector-wasm/web/scripts/build.sh)", path.join(site, "index.html")], ["packager (cargo build -p packager)", packagerBin], ["chromium (apt-get install chromium)", chromiumBin]]) {
     assert.ok(existsSync(file), `${file} is missing: build or install ${what}`);
   }
   mkdirSync(artifacts, { recursive: true });

@@ -11,11 +11,14 @@
 //!    counts, and the queue must hold one alert per published anomaly.
 //!
 //! The function is the crate's binary that cargo built for this test, or, when `ALERTER_FUNCTION_CMD` is set, that
-//! command line (split on whitespace): `scripts/check.sh` sets it to run the `bootstrap` from the arm64 zip that
-//! `build.sh` wrote under `qemu-aarch64`, so the shipped artifact itself answers the invoke.
+//! command line (split on whitespace): `scripts/test.sh` sets it to run the `bootstrap` from the arm64 zip that
+//! `scripts/build.sh` wrote under `qemu-aarch64`, so the shipped artifact itself answers the invoke.
 //!
 //! Needs `cargo-lambda` (`pip install cargo-lambda`), `moto_server` (`pip install 'moto[server]'`) and `python3`;
 //! fails, never skips, without them. Every process started here is stopped when the test ends, also on failure.
+
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

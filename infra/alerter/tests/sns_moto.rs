@@ -4,6 +4,9 @@
 //!
 //! Needs `moto_server` (`pip install 'moto[server]'`) and `python3` on PATH; fails, never skips, without them.
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use alerter::config::Config;

@@ -10,9 +10,13 @@
 //! `KERNEL_BENCH_ONCE=VARIANT cargo bench -p anomaly-host --bench kernel` replays the stream through one variant once
 //! and exits, for instruction counts under `valgrind --tool=callgrind` (steady under load, unlike times).
 
+// Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
+#![allow(clippy::unwrap_used)]
+
 use anomaly_host::{KernelModule, Traps, engine};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
-use detector_wasm::abi::{self, host};
+use detector_wasm::abi;
+use detector_wasm::wire;
 use detector_wasm::{Config, Detector};
 use std::collections::HashMap;
 
@@ -82,21 +86,21 @@ fn replay(kernel: &mut dyn Calls, events: &[Vec<u8>], batch: usize, states: &mut
     for chunk in events.chunks(batch) {
         request.clear();
         for raw in chunk {
-            host::push_record(&mut request, raw);
+            wire::write_record(&mut request, raw);
         }
         parsed.clear();
-        for p in host::read_parsed(kernel.parse(&request, chunk.len()), chunk.len()).unwrap() {
-            if let host::Parsed::Event { key, event } = p {
+        for p in wire::read_batch(kernel.parse(&request, chunk.len()), chunk.len(), wire::read_parsed).unwrap() {
+            if let wire::Parsed::Event { key, event } = p {
                 parsed.push((key.to_vec(), event.to_vec()));
             }
         }
         request.clear();
         for (key, event) in &parsed {
-            host::push_detect_item(&mut request, states.get(key).map(Vec::as_slice).unwrap_or(&[]), event);
+            wire::write_detect_item(&mut request, states.get(key).map(Vec::as_slice).unwrap_or(&[]), event);
         }
         let detected = kernel.detect(&request, parsed.len());
-        for ((key, _), d) in parsed.iter().zip(host::read_detected(detected, parsed.len()).unwrap()) {
-            if let host::Detected::Verdict { flags, state, .. } = d {
+        for ((key, _), d) in parsed.iter().zip(wire::read_batch(detected, parsed.len(), wire::read_detected).unwrap()) {
+            if let wire::Detected::Verdict { flags, state, .. } = d {
                 anomalies += usize::from(flags & abi::FLAG_ANOMALY != 0);
                 match states.get_mut(key) {
                     Some(s) => s.copy_from_slice(state),

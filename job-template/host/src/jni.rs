@@ -30,12 +30,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 
 use ::jni::sys::{JNIEnv, jboolean, jbyteArray, jclass, jint, jlong, jobject};
-use detector_wasm::abi;
 use detector_wasm::verdict::DeadLetter;
-use detector_wasm::wire::{Reader, put_sized};
+use detector_wasm::wire::{self, read_batch};
 
 use crate::engine::Traps;
-use crate::kernel::{DetectOutcome, KernelError, KernelModule, ParseOutcome, Runner};
+use crate::kernel::{KernelError, KernelModule, Runner};
 
 /// Bumped whenever Java must re-read the slots below and re-fetch its memory view.
 pub const SLOT_EPOCH: usize = 0;
@@ -169,15 +168,15 @@ impl Session {
             Ok((at, answer_len)) => self.publish_in_place(at, answer_len),
             Err(KernelError::Trap(_)) => {
                 let request = self.request_after_trap(len)?;
-                let records = split(&request, count, 1)?;
+                let records = read_batch(&request, count, wire::read_record).map_err(java_framing(count))?;
                 self.replace_instance()?;
                 // The batch is known to trap: go record by record at once, each isolated by the Runner.
-                let mut outcomes = Vec::with_capacity(count);
-                for record in records {
-                    outcomes.extend(self.runner.parse(&[record[0]])?);
-                }
                 let mut answer = Vec::new();
-                encode_parsed(&mut answer, &outcomes);
+                for record in records {
+                    for outcome in self.runner.parse(&[record])? {
+                        wire::write_parsed(&mut answer, outcome.as_frame());
+                    }
+                }
                 self.place_answer(&answer)
             }
             Err(e) => Err(e.into()),
@@ -191,15 +190,14 @@ impl Session {
             Ok((at, answer_len)) => self.publish_in_place(at, answer_len),
             Err(KernelError::Trap(_)) => {
                 let request = self.request_after_trap(len)?;
-                let items = split(&request, count, 2)?;
-                let items: Vec<(&[u8], &[u8])> = items.into_iter().map(|i| (i[0], i[1])).collect();
+                let items = read_batch(&request, count, wire::read_detect_item).map_err(java_framing(count))?;
                 self.replace_instance()?;
-                let mut outcomes = Vec::with_capacity(count);
-                for item in &items {
-                    outcomes.extend(self.runner.detect(std::slice::from_ref(item))?);
-                }
                 let mut answer = Vec::new();
-                encode_detected(&mut answer, &outcomes);
+                for item in &items {
+                    for outcome in self.runner.detect(std::slice::from_ref(item))? {
+                        wire::write_detected(&mut answer, outcome.as_frame());
+                    }
+                }
                 self.place_answer(&answer)
             }
             Err(e) => Err(e.into()),
@@ -263,57 +261,9 @@ fn span(answer: &[u8]) -> (usize, usize) {
     (answer.as_ptr() as usize, answer.len())
 }
 
-/// Splits a framed request into `count` entries of `fields` sized fields each.
-fn split(request: &[u8], count: usize, fields: usize) -> Result<Vec<Vec<&[u8]>>, Failure> {
-    let mut r = Reader::new(request);
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let mut entry = Vec::with_capacity(fields);
-        for _ in 0..fields {
-            entry.push(r.sized().map_err(|e| format!("request written by Java is not framed as {count} entries: {e}"))?);
-        }
-        out.push(entry);
-    }
-    if !r.is_empty() {
-        return Err(Failure::Message(format!("request written by Java has bytes left over after {count} entries")));
-    }
-    Ok(out)
-}
-
-/// Frames parse results as `parse_batch` answers them (layout in `detector_wasm::abi`).
-fn encode_parsed(out: &mut Vec<u8>, outcomes: &[ParseOutcome]) {
-    for outcome in outcomes {
-        match outcome {
-            ParseOutcome::Event { key, event } => {
-                out.push(abi::TAG_OK);
-                put_sized(out, key);
-                put_sized(out, event);
-            }
-            ParseOutcome::DeadLetter(json) => {
-                out.push(abi::TAG_DEAD_LETTER);
-                put_sized(out, json);
-            }
-        }
-    }
-}
-
-/// Frames detect results as `detect_batch` answers them (layout in `detector_wasm::abi`).
-fn encode_detected(out: &mut Vec<u8>, outcomes: &[DetectOutcome]) {
-    for outcome in outcomes {
-        match outcome {
-            DetectOutcome::Verdict { flags, score, state, verdict } => {
-                out.push(abi::TAG_OK);
-                out.push(*flags);
-                out.extend_from_slice(&score.to_le_bytes());
-                put_sized(out, state);
-                put_sized(out, verdict);
-            }
-            DetectOutcome::DeadLetter(json) => {
-                out.push(abi::TAG_DEAD_LETTER);
-                put_sized(out, json);
-            }
-        }
-    }
+/// The failure for a request Java wrote that does not hold `count` framed entries.
+fn java_framing(count: usize) -> impl Fn(String) -> Failure {
+    move |e| Failure::Message(format!("request written by Java is not framed as {count} entries: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -589,35 +539,14 @@ pub extern "system" fn Java_anomaly_job_NativeKernel_panicForTest(env: *mut JNIE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use detector_wasm::abi::host::{self, Detected, Parsed};
 
     #[test]
-    fn answers_framed_here_read_back_like_kernel_answers() {
-        let parsed = vec![ParseOutcome::Event { key: b"k".to_vec(), event: vec![1, 2, 3] }, ParseOutcome::DeadLetter(b"{}".to_vec())];
-        let mut out = Vec::new();
-        encode_parsed(&mut out, &parsed);
-        assert_eq!(host::read_parsed(&out, 2).unwrap(), vec![Parsed::Event { key: b"k", event: &[1, 2, 3] }, Parsed::DeadLetter(b"{}")]);
-
-        let detected = vec![
-            DetectOutcome::Verdict { flags: 5, score: 2.5, state: vec![9; 4], verdict: b"v".to_vec() },
-            DetectOutcome::DeadLetter(b"d".to_vec()),
-        ];
-        let mut out = Vec::new();
-        encode_detected(&mut out, &detected);
-        assert_eq!(
-            host::read_detected(&out, 2).unwrap(),
-            vec![Detected::Verdict { flags: 5, score: 2.5, state: &[9; 4], verdict: b"v" }, Detected::DeadLetter(b"d")]
-        );
-    }
-
-    #[test]
-    fn split_reads_framed_entries_and_refuses_leftovers() {
+    fn a_request_java_framed_wrongly_is_refused_with_the_count() {
         let mut request = Vec::new();
-        host::push_detect_item(&mut request, b"s", b"e");
-        host::push_detect_item(&mut request, b"", b"f");
-        let items = split(&request, 2, 2).ok().unwrap();
-        assert_eq!(items, vec![vec![&b"s"[..], b"e"], vec![&b""[..], b"f"]]);
-        assert!(split(&request, 1, 2).is_err());
-        assert!(split(&request, 3, 2).is_err());
+        wire::write_detect_item(&mut request, b"s", b"e");
+        let Failure::Message(m) = read_batch(&request, 2, wire::read_detect_item).map_err(java_framing(2)).unwrap_err() else {
+            panic!("a framing failure is a message for Java")
+        };
+        assert!(m.starts_with("request written by Java is not framed as 2 entries: "), "{m}");
     }
 }

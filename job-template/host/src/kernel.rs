@@ -4,8 +4,10 @@
 //! batch calls; [`Runner`] adds what every host needs on top: batching, and recovery from a trapping kernel by
 //! isolating the record that caused the trap (it becomes a dead letter, its neighbours are still processed).
 
-use detector_wasm::abi::{self, host};
+use detector_wasm::abi;
 use detector_wasm::verdict::DeadLetter;
+use detector_wasm::wire::{self, read_batch};
+pub use detector_wasm::wire::{DetectOutcome, ParseOutcome};
 use serde::Deserialize;
 use wasmtime::{Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
 
@@ -300,13 +302,13 @@ impl Kernel {
         self.output_checked(code)
     }
 
-    /// Parses a framed request of `count` records (built with `detector_wasm::abi::host::push_record`).
+    /// Parses a framed request of `count` records (built with `detector_wasm::wire::write_record`).
     pub fn parse_batch(&mut self, request: &[u8], count: usize) -> Result<&[u8], KernelError> {
         self.write_input(request)?;
         self.call_parse(count, request.len())
     }
 
-    /// Detects over a framed request of `count` items (built with `detector_wasm::abi::host::push_detect_item`).
+    /// Detects over a framed request of `count` items (built with `detector_wasm::wire::write_detect_item`).
     pub fn detect_batch(&mut self, request: &[u8], count: usize) -> Result<&[u8], KernelError> {
         self.write_input(request)?;
         self.call_detect(count, request.len())
@@ -317,27 +319,6 @@ impl Kernel {
         let mut kernel = Kernel::new(&self.module, &self.config_json)?;
         kernel.limit_ticks = self.limit_ticks;
         Ok(kernel)
-    }
-}
-
-/// A parsed record, owned.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParseOutcome {
-    Event { key: Vec<u8>, event: Vec<u8> },
-    DeadLetter(Vec<u8>),
-}
-
-/// A detected item, owned.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DetectOutcome {
-    Verdict { flags: u8, score: f64, state: Vec<u8>, verdict: Vec<u8> },
-    DeadLetter(Vec<u8>),
-}
-
-impl DetectOutcome {
-    /// Whether the kernel judged the event an anomaly.
-    pub fn is_anomaly(&self) -> bool {
-        matches!(self, DetectOutcome::Verdict { flags, .. } if flags & abi::FLAG_ANOMALY != 0)
     }
 }
 
@@ -374,16 +355,13 @@ impl Runner {
     pub fn parse(&mut self, records: &[&[u8]]) -> Result<Vec<ParseOutcome>, KernelError> {
         self.request.clear();
         for r in records {
-            host::push_record(&mut self.request, r);
+            wire::write_record(&mut self.request, r);
         }
         match self.kernel.parse_batch(&self.request, records.len()) {
-            Ok(out) => Ok(host::read_parsed(out, records.len())
+            Ok(out) => Ok(read_batch(out, records.len(), wire::read_parsed)
                 .map_err(KernelError::Malformed)?
                 .into_iter()
-                .map(|p| match p {
-                    host::Parsed::Event { key, event } => ParseOutcome::Event { key: key.to_vec(), event: event.to_vec() },
-                    host::Parsed::DeadLetter(d) => ParseOutcome::DeadLetter(d.to_vec()),
-                })
+                .map(wire::Parsed::into_owned)
                 .collect()),
             Err(KernelError::Trap(reason)) => {
                 self.replace_kernel()?;
@@ -405,18 +383,13 @@ impl Runner {
     pub fn detect(&mut self, items: &[(&[u8], &[u8])]) -> Result<Vec<DetectOutcome>, KernelError> {
         self.request.clear();
         for (state, event) in items {
-            host::push_detect_item(&mut self.request, state, event);
+            wire::write_detect_item(&mut self.request, state, event);
         }
         match self.kernel.detect_batch(&self.request, items.len()) {
-            Ok(out) => Ok(host::read_detected(out, items.len())
+            Ok(out) => Ok(read_batch(out, items.len(), wire::read_detected)
                 .map_err(KernelError::Malformed)?
                 .into_iter()
-                .map(|d| match d {
-                    host::Detected::Verdict { flags, score, state, verdict } => {
-                        DetectOutcome::Verdict { flags, score, state: state.to_vec(), verdict: verdict.to_vec() }
-                    }
-                    host::Detected::DeadLetter(d) => DetectOutcome::DeadLetter(d.to_vec()),
-                })
+                .map(wire::Detected::into_owned)
                 .collect()),
             Err(KernelError::Trap(reason)) => {
                 self.replace_kernel()?;
@@ -435,5 +408,22 @@ impl Runner {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The runner is how `packager run` replays a stream through the `.wasm` (`detector_wasm::replay`).
+impl detector_wasm::replay::Batches for Runner {
+    type Error = KernelError;
+
+    fn parse(&mut self, records: &[&[u8]]) -> Result<Vec<ParseOutcome>, KernelError> {
+        Runner::parse(self, records)
+    }
+
+    fn detect(&mut self, items: &[(&[u8], &[u8])]) -> Result<Vec<DetectOutcome>, KernelError> {
+        Runner::detect(self, items)
+    }
+
+    fn traps(&self) -> u64 {
+        Runner::traps(self)
     }
 }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The alerter's build script, relative to the project.
-pub const SCRIPT: &str = "infra/alerter/build.sh";
+pub const SCRIPT: &str = "infra/alerter/scripts/build.sh";
 
-/// Runs `infra/alerter/build.sh OUT.zip`; `Ok(None)` when the project has no such script.
+/// Runs `infra/alerter/scripts/build.sh OUT.zip`; `Ok(None)` when the project has no such script.
 pub fn build(project: &Path, out: &Path) -> Result<Option<PathBuf>, BuildError> {
     let script = project.join(SCRIPT);
     if !script.is_file() {

@@ -3,7 +3,7 @@
 //! builds need no network. Managed Flink does not provide it, so it goes into the production jar.
 
 use super::error::BuildError;
-use sha2::{Digest, Sha256};
+use crate::digest::{hex, sha256_hex};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -57,7 +57,7 @@ pub fn fetch(repo: &str, cache_dir: &Path) -> Result<Connector, BuildError> {
     drop(file);
     let bytes = std::fs::read(&partial).map_err(|e| BuildError::read(&partial, e))?;
     let actual = match algorithm {
-        "sha256" => hex(&Sha256::digest(&bytes)),
+        "sha256" => sha256_hex(&bytes),
         _ => sha1_hex(&bytes),
     };
     if actual != expected {
@@ -65,7 +65,7 @@ pub fn fetch(repo: &str, cache_dir: &Path) -> Result<Connector, BuildError> {
         return Err(BuildError::Checksum { url, algorithm, expected, actual });
     }
     std::fs::rename(&partial, &cached).map_err(|e| BuildError::write(&cached, e))?;
-    let sha256 = hex(&Sha256::digest(&bytes));
+    let sha256 = sha256_hex(&bytes);
     std::fs::write(&sidecar, &sha256).map_err(|e| BuildError::write(&sidecar, e))?;
     Ok(Connector { path: cached, origin: url, sha256, cached: false })
 }
@@ -122,12 +122,7 @@ fn open(url: &str) -> Result<Option<Box<dyn Read + Send>>, BuildError> {
 /// The sha256 of a file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String, BuildError> {
     let bytes = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
-    Ok(hex(&Sha256::digest(bytes)))
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(sha256_hex(&bytes))
 }
 
 /// SHA-1, only to check what Maven repositories publish (Maven Central always has `.sha1`, rarely `.sha256`).

@@ -6,10 +6,6 @@ use std::path::PathBuf;
 /// A build failure.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum BuildError {
-    #[error("cannot find the project: no directory from {start} upwards holds detector-wasm/ and job-template/")]
-    #[diagnostic(code(packager::build::project), help("run packager inside the project, or pass --project-dir DIR"))]
-    NoProject { start: PathBuf },
-
     #[error("the kernel did not compile: {0}")]
     #[diagnostic(code(packager::build::kernel_compile), help("fix the errors cargo printed above, then run `packager build` again"))]
     KernelCompile(String),
@@ -36,16 +32,13 @@ pub enum BuildError {
     )]
     NoCrossBuild { machine: String },
 
-    #[error("no Flink distribution: --flink-home is not set")]
-    #[diagnostic(
-        code(packager::build::flink_home),
-        help("pass --flink-home DIR or set FLINK_HOME to a Flink 1.20 distribution (job-template/scripts/flink-home.sh fetches one)")
-    )]
-    NoFlinkHome,
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    FlinkHome(#[from] crate::flink_home::FlinkHomeError),
 
-    #[error("--flink-home {path} has no lib/flink-dist-*.jar")]
-    #[diagnostic(code(packager::build::flink_home), help("point --flink-home (or FLINK_HOME) at the directory that holds lib/"))]
-    BadFlinkHome { path: PathBuf },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Project(#[from] crate::project::NoProject),
 
     #[error("`{tool}` is not on PATH")]
     #[diagnostic(code(packager::build::missing_tool))]
@@ -80,6 +73,10 @@ pub enum BuildError {
     #[error("{path} is not a jar (zip) file: {message}")]
     #[diagnostic(code(packager::build::jar), help("check --kinesis-connector, or delete the file under the cache dir to fetch it again"))]
     BadJar { path: PathBuf, message: String },
+
+    #[error("cannot write to standard output: {0}")]
+    #[diagnostic(code(packager::stdout))]
+    Stdout(std::io::Error),
 
     #[error("invalid `{key}` in packager.toml [build]: {message}")]
     #[diagnostic(code(packager::build::config))]

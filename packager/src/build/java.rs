@@ -2,50 +2,14 @@
 //! `job-template/java/src/main/java`, against the jars of a Flink distribution's `lib/`.
 
 use super::error::BuildError;
+use crate::flink_home::FlinkHome;
+use crate::project::JOB_SOURCES;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Where the job's sources live in the project.
-pub const SOURCES: &str = "job-template/java/src/main/java";
-
-/// A Flink distribution: `FLINK_HOME` with `lib/flink-dist-<version>.jar`.
-#[derive(Debug, Clone)]
-pub struct FlinkHome {
-    pub path: PathBuf,
-    /// From the flink-dist jar's name, e.g. `1.20.3`.
-    pub version: String,
-}
-
-impl FlinkHome {
-    /// Checks `path` (from --flink-home or FLINK_HOME) holds a Flink distribution.
-    pub fn open(path: Option<&Path>) -> Result<FlinkHome, BuildError> {
-        let path = path.ok_or(BuildError::NoFlinkHome)?;
-        let lib = path.join("lib");
-        let entries = std::fs::read_dir(&lib).map_err(|_| BuildError::BadFlinkHome { path: path.to_path_buf() })?;
-        let version = entries
-            .filter_map(|e| e.ok())
-            .find_map(|e| {
-                e.file_name()
-                    .to_str()?
-                    .strip_prefix("flink-dist")?
-                    .strip_suffix(".jar")
-                    .map(|v| v.trim_start_matches(['-', '_']).to_string())
-            })
-            .ok_or_else(|| BuildError::BadFlinkHome { path: path.to_path_buf() })?;
-        // flink-dist_2.12-1.x names carry the Scala version first.
-        let version = version.rsplit('-').next().unwrap_or(&version).to_string();
-        Ok(FlinkHome { path: path.to_path_buf(), version })
-    }
-
-    /// The classpath of every jar in `lib/` (a wildcard, expanded by the JVM tools).
-    pub fn classpath(&self) -> String {
-        format!("{}/lib/*", self.path.display())
-    }
-}
-
 /// Compiles the job into `classes` (emptied first) and returns it.
 pub fn compile(project: &Path, flink: &FlinkHome, classes: &Path) -> Result<PathBuf, BuildError> {
-    let sources_dir = project.join(SOURCES);
+    let sources_dir = project.join(JOB_SOURCES);
     let mut sources = Vec::new();
     collect_java(&sources_dir, &mut sources)?;
     if sources.is_empty() {
@@ -94,19 +58,4 @@ fn collect_java(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), BuildError> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_flink_version_comes_from_the_dist_jar() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("lib")).unwrap();
-        assert!(matches!(FlinkHome::open(Some(dir.path())), Err(BuildError::BadFlinkHome { .. })));
-        std::fs::write(dir.path().join("lib/flink-dist-1.20.3.jar"), b"").unwrap();
-        assert_eq!(FlinkHome::open(Some(dir.path())).unwrap().version, "1.20.3");
-        assert!(matches!(FlinkHome::open(None), Err(BuildError::NoFlinkHome)));
-    }
 }

@@ -1,8 +1,9 @@
 //! `packager build`: from the project's sources to one jar Managed Flink can run (and the alerter's Lambda zip).
 //!
 //! Steps, each in its own file: [`wasm`] (compile, validate, precompile the kernel), [`host`] (the JNI library),
-//! [`java`] (the Flink job), [`connector`] (the Kinesis connector), [`jar`] (a reproducible jar), [`manifest`],
-//! [`alerter`], and [`report`] (progress and the build report).
+//! [`java`] (the Flink job), [`connector`] (the Kinesis connector), [`jar`] (a reproducible jar), [`alerter`], and
+//! [`report`] (progress and the build report). What the jar holds and where it goes is [`crate::artifact`], shared
+//! with the commands that use the jar.
 
 pub mod alerter;
 pub mod connector;
@@ -10,15 +11,17 @@ pub mod error;
 pub mod host;
 pub mod jar;
 pub mod java;
-pub mod manifest;
 pub mod report;
 pub mod wasm;
 
+use crate::artifact::{BuildManifest, ConnectorInfo, HOST_ENTRY, JAR_NAME, KERNEL_ENTRY, KERNEL_NO_SIGNALS_ENTRY, MAIN_CLASS, MANIFEST_ENTRY};
 use crate::config::FileConfig;
-use crate::run::OutputFormat;
+use crate::flink_home::FlinkHome;
+use crate::output::OutputFormat;
+use crate::project::find_project;
+use crate::sample::SAMPLE;
 use clap::Args;
 pub use error::BuildError;
-use manifest::{BuildManifest, ConnectorInfo};
 use report::{Artifact, BuildReport, Progress};
 use serde::Deserialize;
 use std::io::Write;
@@ -26,16 +29,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-/// The jar's file name under the output directory.
-pub const JAR_NAME: &str = "anomaly-detector.jar";
-/// The job's entry point.
-pub const MAIN_CLASS: &str = "anomaly.job.AnomalyDetectionJob";
-/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`), for signal-based traps (the default).
-pub const KERNEL_ENTRY: &str = "kernel/kernel.cwasm";
-/// Jar entry of the same kernel precompiled for the engine without signal handlers (`job.signal_traps = false`).
-pub const KERNEL_NO_SIGNALS_ENTRY: &str = "kernel/kernel-no-signals.cwasm";
-/// Jar entry of the JNI library (`anomaly.job.NativeKernel`).
-pub const HOST_ENTRY: &str = "native/linux-x86_64/libanomaly_host.so";
 /// The wasmtime version every `.cwasm` is precompiled with (from Cargo.lock, by build.rs).
 pub const WASMTIME_VERSION: &str = env!("PACKAGER_WASMTIME_VERSION");
 
@@ -105,7 +98,7 @@ impl BuildArgs {
 }
 
 /// Runs `packager build` and prints the result.
-pub fn run(args: BuildArgs, file: &FileConfig) -> crate::error::Result<()> {
+pub fn run(args: BuildArgs, file: &FileConfig) -> Result<(), BuildError> {
     let args = args.merged(file)?;
     let output = args.output;
     let report = build(args)?;
@@ -115,7 +108,7 @@ pub fn run(args: BuildArgs, file: &FileConfig) -> crate::error::Result<()> {
         OutputFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("the report always serializes")),
         OutputFormat::Text => print_text(&mut out, &report),
     };
-    written.map_err(crate::error::Error::Stdout)
+    written.map_err(BuildError::Stdout)
 }
 
 /// Builds everything `args` (already merged with packager.toml) asks for; returns the report, prints nothing on stdout.
@@ -132,7 +125,7 @@ pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
     let quiet = !tracing::enabled!(tracing::Level::INFO);
 
     // Every input is checked before the first slow step, so a missing FLINK_HOME fails in a second, not in minutes.
-    let flink = java::FlinkHome::open(args.flink_home.as_deref())?;
+    let flink = FlinkHome::open(args.flink_home.as_deref())?;
     if let Some(path) = &args.kinesis_connector
         && !path.is_file()
     {
@@ -159,8 +152,8 @@ pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
 
     let wasm_path = wasm::wasm_path(&target_dir);
     let wasm = progress.step("kernel: compile detector-wasm for wasm32-unknown-unknown", || wasm::compile(&project, &target_dir, quiet))?;
-    let validated = progress
-        .step("kernel: validate (imports, exports, ABI version, smoke run)", || wasm::validate(&wasm, &wasm_path, crate::run::SAMPLE))?;
+    let validated =
+        progress.step("kernel: validate (imports, exports, ABI version, smoke run)", || wasm::validate(&wasm, &wasm_path, SAMPLE))?;
     let cwasm =
         progress.step("kernel: precompile to .cwasm for baseline x86-64", || wasm::precompile(&wasm, anomaly_host::Traps::Signals))?;
     let cwasm_no_signals = progress.step("kernel: precompile again for the engine without signal handlers", || {
@@ -189,7 +182,7 @@ pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
 
     let manifest = BuildManifest {
         packager_version: env!("CARGO_PKG_VERSION").to_string(),
-        kernel_sha256: connector::hex(&<sha2::Sha256 as sha2::Digest>::digest(&wasm)),
+        kernel_sha256: crate::digest::sha256_hex(&wasm),
         abi_version: validated.abi_version,
         flink_version: flink.version.clone(),
         wasmtime_version: WASMTIME_VERSION.to_string(),
@@ -209,7 +202,7 @@ pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
         jar.add(KERNEL_ENTRY, cwasm.clone());
         jar.add(KERNEL_NO_SIGNALS_ENTRY, cwasm_no_signals.clone());
         jar.add(HOST_ENTRY, std::fs::read(&host.path).map_err(|e| BuildError::read(&host.path, e))?);
-        jar.add(manifest::ENTRY, manifest.to_bytes());
+        jar.add(MANIFEST_ENTRY, manifest.to_bytes());
         if let Some(c) = &connector {
             jar.merge_jar(&c.path)?;
         }
@@ -253,16 +246,6 @@ fn print_text(out: &mut impl Write, report: &BuildReport) -> std::io::Result<()>
 
 fn format_size(bytes: u64) -> String {
     if bytes >= 1 << 20 { format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20)) } else { format!("{:.1} KiB", bytes as f64 / 1024.0) }
-}
-
-/// The nearest directory from the current one upwards that holds the kernel and the job.
-pub(crate) fn find_project() -> Result<PathBuf, BuildError> {
-    let start = std::env::current_dir().map_err(|e| BuildError::read(".", e))?;
-    start
-        .ancestors()
-        .find(|dir| dir.join("detector-wasm/Cargo.toml").is_file() && dir.join(java::SOURCES).is_dir())
-        .map(Path::to_path_buf)
-        .ok_or(BuildError::NoProject { start })
 }
 
 /// `$XDG_CACHE_HOME/packager`, else `~/.cache/packager`.

@@ -3,7 +3,7 @@
 
 use super::connector::sha256_file;
 use super::error::BuildError;
-use super::manifest::BuildManifest;
+use crate::artifact::BuildManifest;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::io::IsTerminal;

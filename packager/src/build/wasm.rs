@@ -2,9 +2,9 @@
 //! the host exactly as the Flink job will load it, and precompile it to `.cwasm` with the host's engine config.
 
 use super::error::BuildError;
-use crate::replay::Replay;
-use anomaly_host::{KernelModule, Traps};
+use anomaly_host::{KernelModule, Runner, Traps};
 use detector_wasm::Config;
+use detector_wasm::replay::Replay;
 use std::path::{Path, PathBuf};
 
 /// Compiles the kernel in `project` (target dir `target_dir/kernel-wasm`, shared with the `kernel-wasm` crate's build).
@@ -33,8 +33,9 @@ pub fn validate(wasm: &[u8], origin: &Path, sample: &[u8]) -> Result<Validated, 
     let invalid = |message: String| BuildError::KernelInvalid { path: origin.to_path_buf(), message };
     let module = KernelModule::from_wasm(wasm).map_err(|e| invalid(e.to_string()))?;
     let config = Config::default();
-    let mut replay = Replay::new(&module, &config, 256).map_err(|e| invalid(e.to_string()))?;
-    let info = replay_info(&module, &config).map_err(invalid)?;
+    let kernel = module.instantiate(config.to_json().as_bytes()).map_err(|e| invalid(e.to_string()))?;
+    let info = kernel.info().clone();
+    let mut replay = Replay::new(Runner::new(kernel), 256);
     replay.run(sample, |_| Ok(())).map_err(|e| invalid(format!("the smoke run over the bundled sample failed: {e}")))?;
     let summary = replay.summary();
     if summary.kernel_traps > 0 {
@@ -49,11 +50,6 @@ pub fn validate(wasm: &[u8], origin: &Path, sample: &[u8]) -> Result<Validated, 
         smoke_events: summary.events,
         smoke_anomalies: summary.anomalies,
     })
-}
-
-fn replay_info(module: &KernelModule, config: &Config) -> Result<anomaly_host::KernelInfo, String> {
-    let kernel = module.instantiate(config.to_json().as_bytes()).map_err(|e| e.to_string())?;
-    Ok(kernel.info().clone())
 }
 
 /// Precompiles for the Managed Flink target with the host's engine config for `traps` (`anomaly_host::engine`),
@@ -97,12 +93,12 @@ mod tests {
     }
 
     fn message(wasm: &[u8]) -> String {
-        validate(wasm, Path::new("k.wasm"), crate::run::SAMPLE).unwrap_err().to_string()
+        validate(wasm, Path::new("k.wasm"), crate::sample::SAMPLE).unwrap_err().to_string()
     }
 
     #[test]
     fn the_real_kernel_passes_and_reports_its_abi_version() {
-        let v = validate(kernel_wasm::WASM, Path::new("k.wasm"), crate::run::SAMPLE).unwrap();
+        let v = validate(kernel_wasm::WASM, Path::new("k.wasm"), crate::sample::SAMPLE).unwrap();
         assert_eq!(v.abi_version, detector_wasm::abi::ABI_VERSION);
         assert!(v.smoke_events > 1000 && v.smoke_anomalies > 0, "{v:?}");
     }

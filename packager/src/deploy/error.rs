@@ -1,38 +1,20 @@
-//! What can go wrong talking to AWS in `packager deploy` and `packager send`, each with the flag or setting that fixes it.
+//! What can stop `packager deploy`, each with the flag or setting that fixes it.
 
+use crate::aws::error::AwsError;
+use crate::config::ConfigError;
 use miette::Diagnostic;
 use std::path::PathBuf;
 
-/// A deploy or send failure.
+/// A deploy failure.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum DeployError {
-    #[error("no AWS region: the SDK found none in the environment or the AWS profile")]
-    #[diagnostic(
-        code(packager::no_region),
-        help(
-            "pass --region, set AWS_REGION, put `region` in the [deploy] table of packager.toml, or give --terraform-outputs with aws_region"
-        )
-    )]
-    NoRegion,
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Aws(#[from] AwsError),
 
-    #[error("no AWS credentials: {0}")]
-    #[diagnostic(
-        code(packager::no_credentials),
-        help("set AWS_PROFILE (and run `aws sso login` for SSO profiles), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-    )]
-    NoCredentials(String),
-
-    #[error("no {what} given")]
-    #[diagnostic(code(packager::missing_setting), help("pass {flag}, set `{key}` in the [deploy] table of packager.toml{terraform}"))]
-    Missing { what: &'static str, flag: &'static str, key: &'static str, terraform: String },
-
-    #[error("cannot read terraform outputs {path}: {message}")]
-    #[diagnostic(code(packager::terraform_outputs), help("write it with `terraform output -json > outputs.json` in infra/terraform"))]
-    TerraformOutputs { path: PathBuf, message: String },
-
-    #[error("invalid {flag}: {message}")]
-    #[diagnostic(code(packager::invalid_setting))]
-    Invalid { flag: &'static str, message: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] ConfigError),
 
     #[error("no jar at {path}")]
     #[diagnostic(code(packager::no_jar), help("build it with `packager build`, or point --jar at the jar to deploy"))]
@@ -106,45 +88,11 @@ pub enum DeployError {
         help("look at the application in the console; raise --wait-timeout-secs if it is only slow")
     )]
     WaitTimeout { application: String, target: String, status: String, secs: u64 },
-
-    #[error("Kinesis stream `{stream}` does not exist")]
-    #[diagnostic(
-        code(packager::no_stream),
-        help("pass the stream's name or ARN with --stream, or give --terraform-outputs with kinesis_stream_arn")
-    )]
-    StreamMissing { stream: String },
-
-    #[error("{count} of {total} records were not sent to `{stream}` after {attempts} attempts each:\n{list}")]
-    #[diagnostic(
-        code(packager::not_sent),
-        help(
-            "the stream is throttling or refusing them: send the listed lines again later, or raise --max-attempts (or the stream's shards)"
-        )
-    )]
-    NotSent { stream: String, count: usize, total: u64, attempts: u32, list: String },
-
-    #[error("{action} failed: {message}")]
-    #[diagnostic(code(packager::aws))]
-    Aws { action: String, message: String },
 }
 
 impl DeployError {
     /// An AWS call failure, with the SDK's full error chain (the top level alone often says only "service error").
     pub fn aws(action: impl Into<String>, err: &(dyn std::error::Error + 'static)) -> DeployError {
-        DeployError::Aws { action: action.into(), message: error_chain(err) }
+        DeployError::Aws(AwsError::call(action, err))
     }
-}
-
-/// `err` and its sources, joined with ": ", with repeats dropped.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
 }

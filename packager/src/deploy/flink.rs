@@ -4,6 +4,7 @@
 use super::error::DeployError;
 use super::settings::Settings;
 use super::wait::Timing;
+use crate::aws::error::AwsError;
 use aws_sdk_kinesisanalyticsv2::Client;
 use aws_sdk_kinesisanalyticsv2::error::SdkError;
 use aws_sdk_kinesisanalyticsv2::operation::add_application_cloud_watch_logging_option::AddApplicationCloudWatchLoggingOptionError as AddLoggingError;
@@ -23,7 +24,7 @@ use std::collections::BTreeMap;
 pub const RUNTIME: &str = "FLINK-1_20";
 
 /// Property groups by id, keys sorted (so plans and comparisons are stable).
-pub type Groups = BTreeMap<String, BTreeMap<String, String>>;
+pub type Groups = BTreeMap<String, detector_wasm::properties::PropertyMap>;
 
 /// What deploy needs to know about an existing application.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,10 +67,11 @@ pub async fn describe(client: &Client, application: &str) -> Result<Option<AppSt
         Err(e) => return Err(DeployError::aws(format!("DescribeApplication `{application}`"), &e)),
     };
     let Some(detail) = out.application_detail() else {
-        return Err(DeployError::Aws {
+        return Err(AwsError::Call {
             action: format!("DescribeApplication `{application}`"),
             message: "the answer has no application detail".into(),
-        });
+        }
+        .into());
     };
     let config = detail.application_configuration_description();
     let code = config
@@ -121,7 +123,7 @@ fn property_groups(groups: &Groups) -> Vec<PropertyGroup> {
 }
 
 fn build_error(e: aws_sdk_kinesisanalyticsv2::error::BuildError) -> DeployError {
-    DeployError::Aws { action: "building the request".into(), message: e.to_string() }
+    AwsError::Call { action: "building the request".into(), message: e.to_string() }.into()
 }
 
 /// The error for a call the application's state forbids (ResourceInUseException).
@@ -297,7 +299,7 @@ where
             Ok(out) => return Ok(out),
             Err(Failure::Conflict) => {
                 conflict_pause(name, &mut attempt, timing).await?;
-                let state = describe(client, name).await?.ok_or_else(|| DeployError::Aws {
+                let state = describe(client, name).await?.ok_or_else(|| AwsError::Call {
                     action: format!("{action} `{name}`"),
                     message: "the application was deleted meanwhile".into(),
                 })?;

@@ -2,14 +2,11 @@
 //! Managed Flink at all.
 
 use super::error::DeployError;
-use crate::build::connector::hex;
+use crate::artifact::MANIFEST_ENTRY as MANIFEST;
+use crate::digest::sha256_hex;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// Where `packager build` writes its manifest inside the jar.
-pub use crate::build::manifest::ENTRY as MANIFEST;
 
 /// The part of the build manifest deploy relies on; other fields are reported, not checked.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,7 +49,7 @@ impl Jar {
         if manifest.local {
             return Err(DeployError::LocalJar { path: path.into() });
         }
-        let sha256 = hex(&Sha256::digest(&bytes));
+        let sha256 = sha256_hex(&bytes);
         Ok(Jar { path: path.into(), bytes, sha256, manifest })
     }
 
@@ -87,7 +84,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write_jar(dir.path(), Some(r#"{"local": false, "abi_version": 1}"#));
         let jar = Jar::read(&path).unwrap();
-        let expected = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
+        let expected = sha256_hex(&std::fs::read(&path).unwrap());
         assert_eq!(jar.sha256, expected);
         assert_eq!(jar.key("flink/"), format!("flink/anomaly-detector-{expected}.jar"));
         assert_eq!(jar.manifest.other["abi_version"], 1);

@@ -2,10 +2,9 @@
 //! it when asked, and wait for it to settle — get, create-or-update, wait, as cargo-lambda deploys.
 //!
 //! One file per idea: [`settings`] (flags, packager.toml, Terraform outputs), [`jar`] (the artifact and its manifest),
-//! [`aws`] (SDK configuration), [`s3`], [`flink`] (the Managed Flink calls), [`plan`] (what will change), [`wait`]
-//! (backoff and status polling), [`error`].
+//! [`s3`], [`flink`] (the Managed Flink calls), [`plan`] (what will change), [`wait`] (status polling), [`error`].
+//! The SDK configuration, backoff and Terraform outputs are [`crate::aws`], shared with `packager send`.
 
-pub mod aws;
 pub mod error;
 pub mod flink;
 pub mod jar;
@@ -14,8 +13,9 @@ pub mod s3;
 pub mod settings;
 pub mod wait;
 
+use crate::aws::{self, error::AwsError};
 use crate::config::FileConfig;
-use crate::run::OutputFormat;
+use crate::output::OutputFormat;
 use error::DeployError;
 use flink::CodeLocation;
 use jar::Jar;
@@ -41,13 +41,13 @@ pub struct Report {
 }
 
 /// Runs `packager deploy`.
-pub fn run(args: DeployArgs, file: &FileConfig) -> crate::error::Result<()> {
+pub fn run(args: DeployArgs, file: &FileConfig) -> Result<(), DeployError> {
     let settings = args.resolve(file)?;
     let jar = Jar::read(&settings.jar)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| DeployError::Aws { action: "starting the async runtime".into(), message: e.to_string() })?;
+        .map_err(|e| AwsError::Call { action: "starting the async runtime".into(), message: e.to_string() })?;
     let report = runtime.block_on(async {
         let sdk = aws::load(settings.region.as_deref(), settings.endpoint_url.as_deref()).await?;
         let clients = Clients { s3: aws::s3_client(&sdk), flink: aws_sdk_kinesisanalyticsv2::Client::new(&sdk) };
@@ -146,10 +146,9 @@ pub async fn apply(
             Settled::TimedOut(s) => return Err(timeout(name, "RUNNING", &s.status, timing)),
         }
     }
-    let last = flink::describe(client, name).await?.ok_or_else(|| DeployError::Aws {
-        action: format!("DescribeApplication `{name}`"),
-        message: "the application disappeared".into(),
-    })?;
+    let last = flink::describe(client, name)
+        .await?
+        .ok_or_else(|| AwsError::Call { action: format!("DescribeApplication `{name}`"), message: "the application disappeared".into() })?;
     Ok((last.status, last.version_id))
 }
 

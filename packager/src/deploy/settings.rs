@@ -4,16 +4,17 @@
 //! Terraform outputs sit above the file because they describe what is actually deployed; a flag still wins.
 
 use super::error::DeployError;
-use crate::config::{DetectorFlags, FileConfig, resolve_detector};
-use crate::error::{Error, Result};
-use crate::run::OutputFormat;
+use crate::artifact::{JAR_NAME, OUT_DIR};
+use crate::aws::error::AwsError;
+use crate::aws::terraform::TerraformOutputs;
+use crate::config::{ConfigError, DetectorFlags, FileConfig, resolve_detector};
+use crate::output::OutputFormat;
 use clap::Args;
+use detector_wasm::properties::{self, PropertyGroups};
 use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The jar `packager build` writes.
-pub const DEFAULT_JAR: &str = "target/packager/anomaly-detector.jar";
+type Result<T, E = DeployError> = std::result::Result<T, E>;
 
 /// `packager deploy` flags; the `[deploy]` table of packager.toml takes the same names (snake_case).
 #[derive(Debug, Clone, Default, Args, Deserialize)]
@@ -112,44 +113,13 @@ pub struct Settings {
     pub wait_timeout_secs: u64,
     pub output: OutputFormat,
     /// The runtime property groups, as the job reads them.
-    pub property_groups: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-/// The values `terraform output -json` gives deploy (only string outputs are used).
-#[derive(Debug, Clone, Default)]
-pub struct TerraformOutputs(BTreeMap<String, String>);
-
-impl TerraformOutputs {
-    /// Reads `terraform output -json` (`{"name": {"value": …}}`) or a plain `{"name": "value"}` object.
-    pub fn read(path: &Path) -> Result<TerraformOutputs, DeployError> {
-        let err = |message: String| DeployError::TerraformOutputs { path: path.into(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
-        let object = value.as_object().ok_or_else(|| err("expected a JSON object of outputs".into()))?;
-        let mut outputs = BTreeMap::new();
-        for (name, entry) in object {
-            let value = entry.get("value").unwrap_or(entry);
-            if let Some(s) = value.as_str() {
-                outputs.insert(name.clone(), s.to_string());
-            }
-        }
-        Ok(TerraformOutputs(outputs))
-    }
-
-    /// The string value of output `name`.
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
-    }
+    pub property_groups: super::flink::Groups,
 }
 
 impl DeployArgs {
     /// Resolves flags, environment, Terraform outputs, `[deploy]` and defaults into [`Settings`].
     pub fn resolve(self, file: &FileConfig) -> Result<Settings> {
-        let from_file: DeployArgs = file
-            .deploy
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::ConfigFile { path: "packager.toml [deploy]".into(), message: e.to_string() })?;
+        let from_file: DeployArgs = file.deploy.clone().try_into().map_err(|e: toml::de::Error| ConfigError::table("deploy", &e))?;
         let tf_path = self.terraform_outputs.clone().or(from_file.terraform_outputs.clone());
         let tf = match &tf_path {
             Some(path) => TerraformOutputs::read(path)?,
@@ -159,7 +129,7 @@ impl DeployArgs {
         let pick = |flag: Option<String>, tf_key: &str, file: Option<String>| flag.or_else(|| tf.get(tf_key)).or(file);
         let terraform_hint = |key: &str| format!(", or give --terraform-outputs with {key}");
         let required = |value: Option<String>, what: &'static str, flag: &'static str, key: &'static str, tf_key: &str| {
-            value.filter(|v| !v.is_empty()).ok_or_else(|| DeployError::Missing { what, flag, key, terraform: terraform_hint(tf_key) })
+            value.filter(|v| !v.is_empty()).ok_or_else(|| AwsError::Missing { what, flag, key, terraform: terraform_hint(tf_key) })
         };
 
         let application_name = required(
@@ -205,10 +175,10 @@ impl DeployArgs {
         let parallelism = self.parallelism.or(from_file.parallelism).unwrap_or(1);
         let parallelism_per_kpu = self.parallelism_per_kpu.or(from_file.parallelism_per_kpu).unwrap_or(1);
         if parallelism < 1 {
-            return Err(DeployError::Invalid { flag: "--parallelism", message: format!("{parallelism}; it must be at least 1") }.into());
+            return Err(AwsError::Invalid { flag: "--parallelism", message: format!("{parallelism}; it must be at least 1") }.into());
         }
         if !(1..=8).contains(&parallelism_per_kpu) {
-            return Err(DeployError::Invalid {
+            return Err(AwsError::Invalid {
                 flag: "--parallelism-per-kpu",
                 message: format!("{parallelism_per_kpu}; Managed Flink takes 1 to 8"),
             }
@@ -216,7 +186,7 @@ impl DeployArgs {
         }
         let checkpoint_interval_ms = self.checkpoint_interval_ms.or(from_file.checkpoint_interval_ms).unwrap_or(60_000);
         if checkpoint_interval_ms < 1 {
-            return Err(DeployError::Invalid {
+            return Err(AwsError::Invalid {
                 flag: "--checkpoint-interval-ms",
                 message: format!("{checkpoint_interval_ms}; it must be positive"),
             }
@@ -224,7 +194,7 @@ impl DeployArgs {
         }
         let position = self.source_init_position.or(from_file.source_init_position).unwrap_or_else(|| "TRIM_HORIZON".into());
         if !["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"].contains(&position.as_str()) {
-            return Err(DeployError::Invalid {
+            return Err(AwsError::Invalid {
                 flag: "--source-init-position",
                 message: format!("`{position}`; expected TRIM_HORIZON, LATEST or AT_TIMESTAMP"),
             }
@@ -233,41 +203,20 @@ impl DeployArgs {
         let state_ttl_hours = self.state_ttl_hours.or(from_file.state_ttl_hours).unwrap_or(720);
         let connector_region = region.clone().unwrap_or_default();
         if connector_region.is_empty() {
-            return Err(DeployError::NoRegion.into());
+            return Err(AwsError::NoRegion.into());
         }
 
         let detector = resolve_detector(&self.detector, file)?;
-        let detector_group = detector
-            .to_map()
-            .into_iter()
-            .filter(|(key, _)| key != "emit")
-            .map(|(key, value)| {
-                let text = match value {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (key, text)
-            })
-            .collect();
-        let kinesis = |arn: &str, extra: &[(&str, &str)]| -> BTreeMap<String, String> {
-            let mut group: BTreeMap<String, String> =
-                [("connector", "kinesis"), ("stream.arn", arn), ("aws.region", connector_region.as_str()), ("format", "raw")]
-                    .into_iter()
-                    .chain(extra.iter().copied())
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-            group.retain(|_, v| !v.is_empty());
-            group
-        };
-        let mut property_groups = BTreeMap::new();
-        property_groups.insert("source".to_string(), kinesis(&source, &[("source.init.position", &position)]));
-        property_groups.insert("anomalies".to_string(), kinesis(&anomalies, &[]));
-        property_groups.insert("dead_letters".to_string(), kinesis(&dead_letters, &[]));
-        property_groups.insert("detector".to_string(), detector_group);
-        property_groups.insert("job".to_string(), BTreeMap::from([("state_ttl_hours".to_string(), state_ttl_hours.to_string())]));
+        let property_groups = PropertyGroups::new()
+            .kinesis(properties::SOURCE, &source, &connector_region, &[("source.init.position", &position)])
+            .kinesis(properties::ANOMALIES, &anomalies, &connector_region, &[])
+            .kinesis(properties::DEAD_LETTERS, &dead_letters, &connector_region, &[])
+            .detector(&detector, false)
+            .set(properties::JOB, "state_ttl_hours", state_ttl_hours.to_string())
+            .into_map();
 
         Ok(Settings {
-            jar: self.jar.or(from_file.jar).unwrap_or_else(|| PathBuf::from(DEFAULT_JAR)),
+            jar: self.jar.or(from_file.jar).unwrap_or_else(|| PathBuf::from(OUT_DIR).join(JAR_NAME)),
             application_name,
             bucket,
             key_prefix: self.key_prefix.or(from_file.key_prefix).unwrap_or_else(|| "flink/".into()),

@@ -1,22 +1,10 @@
-//! Bounded exponential backoff, and waiting for an application to settle in a status.
+//! Waiting for an application to settle in a status, polling with bounded backoff.
 
 use super::error::DeployError;
 use super::flink::{self, AppState};
+use crate::aws::backoff::Backoff;
+use crate::aws::error::AwsError;
 use std::time::{Duration, Instant};
-
-/// Delays that double from `initial` up to `max`.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The delay before retry number `attempt` (0-based).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        self.initial.saturating_mul(1u32 << attempt.min(16)).min(self.max)
-    }
-}
 
 /// How long deploy waits and how often it retries; tests use zero delays.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +57,7 @@ pub async fn until_settled(
     let deadline = Instant::now() + timing.timeout;
     let mut attempt = 0;
     loop {
-        let state = flink::describe(client, application).await?.ok_or_else(|| DeployError::Aws {
+        let state = flink::describe(client, application).await?.ok_or_else(|| AwsError::Call {
             action: format!("waiting for `{application}`"),
             message: "the application disappeared".into(),
         })?;
@@ -92,14 +80,6 @@ pub async fn until_settled(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let b = Backoff { initial: Duration::from_secs(2), max: Duration::from_secs(20) };
-        let delays: Vec<u64> = (0..6).map(|i| b.delay(i).as_secs()).collect();
-        assert_eq!(delays, [2, 4, 8, 16, 20, 20]);
-        assert_eq!(b.delay(1000), Duration::from_secs(20));
-    }
 
     #[test]
     fn only_moving_statuses_are_waited_through() {

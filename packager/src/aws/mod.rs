@@ -1,12 +1,17 @@
-//! One AWS configuration for deploy and send: the SDK's default chain, with `--region` and `--endpoint-url` on top,
-//! checked for a region and credentials before the first call so those two mistakes get their own error.
+//! What the commands that talk to AWS (`deploy`, `send`) share: one SDK configuration (the default chain, with
+//! `--region` and `--endpoint-url` on top, checked for a region and credentials before the first call so those two
+//! mistakes get their own error), the S3 client, [`backoff`], [`terraform`] outputs, and their [`error`]s.
 
-use super::error::{DeployError, error_chain};
+pub mod backoff;
+pub mod error;
+pub mod terraform;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::ProvideCredentials;
+use error::{AwsError, error_chain};
 
 /// Loads the SDK configuration; `region` and `endpoint_url` override the environment and profile when given.
-pub async fn load(region: Option<&str>, endpoint_url: Option<&str>) -> Result<SdkConfig, DeployError> {
+pub async fn load(region: Option<&str>, endpoint_url: Option<&str>) -> Result<SdkConfig, AwsError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_string()));
@@ -16,12 +21,12 @@ pub async fn load(region: Option<&str>, endpoint_url: Option<&str>) -> Result<Sd
     }
     let config = loader.load().await;
     if config.region().is_none() {
-        return Err(DeployError::NoRegion);
+        return Err(AwsError::NoRegion);
     }
     let Some(provider) = config.credentials_provider() else {
-        return Err(DeployError::NoCredentials("the SDK has no credentials provider".into()));
+        return Err(AwsError::NoCredentials("the SDK has no credentials provider".into()));
     };
-    provider.provide_credentials().await.map_err(|e| DeployError::NoCredentials(error_chain(&e)))?;
+    provider.provide_credentials().await.map_err(|e| AwsError::NoCredentials(error_chain(&e)))?;
     Ok(config)
 }
 

@@ -2,7 +2,7 @@
 # Builds the alerter Lambda for the provided.al2023 runtime on arm64 (Graviton) as a zip with the executable
 # `bootstrap` at its root.
 #
-#   infra/alerter/build.sh [OUT_ZIP]
+#   infra/alerter/scripts/build.sh [OUT_ZIP]
 #
 # OUT_ZIP defaults to target/packager/alerter.zip under the repository root: the path Terraform reads and
 # `packager build` produces. A relative OUT_ZIP is taken from the current directory. stdout carries only the
@@ -16,7 +16,7 @@ fail() {
     exit 1
 }
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 [ $# -le 1 ] || fail "expected at most one argument, the output zip path; got $#: $*"
 out="${1:-$root/target/packager/alerter.zip}"
 case "$out" in

@@ -3,23 +3,24 @@
 //! Kinesis' limits (500 records, 5 MiB per request, 1 MiB per record), and only the records a batch failed are retried,
 //! with backoff, until none is left or a record has had its attempts; then the error lists every line not sent.
 
-use crate::config::{DetectorFlags, FileConfig, resolve_detector};
-use crate::deploy::aws;
-use crate::deploy::error::DeployError;
-use crate::deploy::settings::TerraformOutputs;
-use crate::deploy::wait::Backoff;
-use crate::error::{Error, Result};
-use crate::generate::{self, GenerateArgs};
-use crate::run::OutputFormat;
+pub mod error;
+
+use crate::aws::{self, backoff::Backoff, error::AwsError, error::error_chain, terraform::TerraformOutputs};
+use crate::config::{ConfigError, DetectorFlags, FileConfig, resolve_detector};
+use crate::output::OutputFormat;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use clap::{Args, FromArgMatches};
+use clap::Args;
 use detector_wasm::Config;
+use detector_wasm::generate::transactions;
+pub use error::SendError;
 use serde::{Deserialize, Serialize};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
+
+type Result<T, E = SendError> = std::result::Result<T, E>;
 
 /// Records per PutRecords request (Kinesis' limit).
 pub const MAX_BATCH_RECORDS: usize = 500;
@@ -160,13 +161,7 @@ pub fn batches(records: &[Record]) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Puts `records` into `stream`: batches, per-record retries with `backoff`, at most `max_attempts` per record.
-pub async fn send(
-    client: &Client,
-    stream: &Stream,
-    records: Vec<Record>,
-    max_attempts: u32,
-    backoff: Backoff,
-) -> Result<SendReport, DeployError> {
+pub async fn send(client: &Client, stream: &Stream, records: Vec<Record>, max_attempts: u32, backoff: Backoff) -> Result<SendReport> {
     let mut report = SendReport { stream: stream.as_str().into(), records: records.len() as u64, ..Default::default() };
     let (records, too_big): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.size() <= MAX_RECORD_BYTES);
     for r in too_big {
@@ -199,7 +194,7 @@ pub async fn send(
 }
 
 /// One PutRecords call; returns the indexes (into `batch`) of the records that failed, with their error.
-async fn put_batch(client: &Client, stream: &Stream, batch: &[&Record]) -> Result<Vec<(usize, String)>, DeployError> {
+async fn put_batch(client: &Client, stream: &Stream, batch: &[&Record]) -> Result<Vec<(usize, String)>> {
     let entries = batch
         .iter()
         .map(|r| {
@@ -207,7 +202,7 @@ async fn put_batch(client: &Client, stream: &Stream, batch: &[&Record]) -> Resul
                 .data(Blob::new(r.data.clone()))
                 .partition_key(&r.partition_key)
                 .build()
-                .map_err(|e| DeployError::Aws { action: "building PutRecords".into(), message: e.to_string() })
+                .map_err(|e| AwsError::Call { action: "building PutRecords".into(), message: e.to_string() })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let request = match stream {
@@ -229,14 +224,14 @@ async fn put_batch(client: &Client, stream: &Stream, batch: &[&Record]) -> Resul
         Err(e) => {
             let service = e.as_service_error();
             if service.is_some_and(|s| s.is_resource_not_found_exception()) {
-                return Err(DeployError::StreamMissing { stream: stream.as_str().into() });
+                return Err(SendError::StreamMissing { stream: stream.as_str().into() });
             }
             // The SDK has already retried throttling; what is left is retried record by record like a partial failure.
             if service.is_some_and(|s| s.is_provisioned_throughput_exceeded_exception() || s.is_internal_failure_exception()) {
-                let message = crate::deploy::error::error_chain(&e);
+                let message = error_chain(&e);
                 return Ok((0..batch.len()).map(|i| (i, message.clone())).collect());
             }
-            Err(DeployError::aws(format!("PutRecords to `{}`", stream.as_str()), &e))
+            Err(AwsError::call(format!("PutRecords to `{}`", stream.as_str()), &e).into())
         }
     }
 }
@@ -251,33 +246,13 @@ fn read_records(args: &SendArgs, config: &Config) -> Result<(Vec<Record>, u64)> 
         records.push(Record { line, partition_key, data });
     };
     if args.generate {
-        let mut argv = vec!["generate".to_string()];
-        let mut flag = |name: &str, value: Option<String>| {
-            if let Some(v) = value {
-                argv.extend([format!("--{name}"), v]);
-            }
+        let options = transactions::Options {
+            events: args.events.unwrap_or(transactions::Options::DEFAULT.events),
+            users: args.users.unwrap_or(transactions::Options::DEFAULT.users),
+            seed: args.seed.unwrap_or(transactions::Options::DEFAULT.seed),
+            ..transactions::Options::DEFAULT
         };
-        flag("events", args.events.map(|v| v.to_string()));
-        flag("users", args.users.map(|v| v.to_string()));
-        flag("seed", args.seed.map(|v| v.to_string()));
-        let matches = <GenerateArgs as Args>::augment_args(clap::Command::new("generate"))
-            .try_get_matches_from(argv)
-            .map_err(|e| Error::Usage(e.to_string()))?;
-        let generate_args = GenerateArgs::from_arg_matches(&matches).map_err(|e| Error::Usage(e.to_string()))?;
-        // Good and malformed lines interleave; one cell keeps their order.
-        let lines = std::cell::RefCell::new(Vec::new());
-        generate::generate(
-            &generate_args,
-            |e| {
-                lines.borrow_mut().push(generate::event_json(e, false));
-                Ok(())
-            },
-            |bad| {
-                lines.borrow_mut().push(bad.to_string());
-                Ok(())
-            },
-        )?;
-        for (i, text) in lines.into_inner().into_iter().enumerate() {
+        for (i, text) in transactions::lines(&options, true).map_err(SendError::Usage)?.into_iter().enumerate() {
             push(i as u64 + 1, text.into_bytes());
         }
         return Ok((records, unparsable));
@@ -286,10 +261,10 @@ fn read_records(args: &SendArgs, config: &Config) -> Result<(Vec<Record>, u64)> 
     let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin().lock()))
     } else {
-        Box::new(std::io::BufReader::new(std::fs::File::open(&path).map_err(|source| Error::ReadInput { path: path.clone(), source })?))
+        Box::new(std::io::BufReader::new(std::fs::File::open(&path).map_err(|source| SendError::ReadInput { path: path.clone(), source })?))
     };
     for (i, line) in reader.split(b'\n').enumerate() {
-        let mut bytes = line.map_err(|source| Error::ReadInput { path: path.clone(), source })?;
+        let mut bytes = line.map_err(|source| SendError::ReadInput { path: path.clone(), source })?;
         if bytes.last() == Some(&b'\r') {
             bytes.pop();
         }
@@ -303,18 +278,14 @@ fn read_records(args: &SendArgs, config: &Config) -> Result<(Vec<Record>, u64)> 
 
 /// Runs `packager send`.
 pub fn run(args: SendArgs, file: &FileConfig) -> Result<()> {
-    let from_file: SendArgs = file
-        .send
-        .clone()
-        .try_into()
-        .map_err(|e: toml::de::Error| Error::ConfigFile { path: "packager.toml [send]".into(), message: e.to_string() })?;
+    let from_file: SendArgs = file.send.clone().try_into().map_err(|e: toml::de::Error| ConfigError::table("send", &e))?;
     let tf_path = args.terraform_outputs.clone().or(from_file.terraform_outputs.clone());
     let tf = match &tf_path {
         Some(p) => TerraformOutputs::read(p)?,
         None => TerraformOutputs::default(),
     };
     let stream =
-        args.stream.clone().or_else(|| tf.get("kinesis_stream_arn")).or(from_file.stream.clone()).ok_or_else(|| DeployError::Missing {
+        args.stream.clone().or_else(|| tf.get("kinesis_stream_arn")).or(from_file.stream.clone()).ok_or_else(|| AwsError::Missing {
             what: "stream",
             flag: "--stream",
             key: "stream",
@@ -325,7 +296,7 @@ pub fn run(args: SendArgs, file: &FileConfig) -> Result<()> {
     let endpoint = args.endpoint_url.clone().or(from_file.endpoint_url.clone());
     let max_attempts = args.max_attempts.or(from_file.max_attempts).unwrap_or(8);
     if max_attempts == 0 {
-        return Err(DeployError::Invalid { flag: "--max-attempts", message: "0; it must be at least 1".into() }.into());
+        return Err(AwsError::Invalid { flag: "--max-attempts", message: "0; it must be at least 1".into() }.into());
     }
     let output = args.output.or(from_file.output).unwrap_or(OutputFormat::Text);
     let config = resolve_detector(&args.detector, file)?;
@@ -334,7 +305,7 @@ pub fn run(args: SendArgs, file: &FileConfig) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| DeployError::Aws { action: "starting the async runtime".into(), message: e.to_string() })?;
+        .map_err(|e| AwsError::Call { action: "starting the async runtime".into(), message: e.to_string() })?;
     let mut report = runtime.block_on(async {
         let sdk = aws::load(region.as_deref(), endpoint.as_deref()).await?;
         let client = Client::new(&sdk);
@@ -342,7 +313,7 @@ pub fn run(args: SendArgs, file: &FileConfig) -> Result<()> {
     })?;
     report.unparsable = unparsable;
     if !report.not_sent.is_empty() {
-        return Err(not_sent_error(&report, max_attempts).into());
+        return Err(not_sent_error(&report, max_attempts));
     }
     match output {
         OutputFormat::Json => println!("{}", serde_json::to_string(&report).expect("report serialises")),
@@ -362,13 +333,13 @@ pub fn run(args: SendArgs, file: &FileConfig) -> Result<()> {
 }
 
 /// The error for records left over, listing the first lines and how many more.
-pub fn not_sent_error(report: &SendReport, attempts: u32) -> DeployError {
+pub fn not_sent_error(report: &SendReport, attempts: u32) -> SendError {
     const SHOWN: usize = 20;
     let mut list: Vec<String> = report.not_sent.iter().take(SHOWN).map(|n| format!("  line {}: {}", n.line, n.error)).collect();
     if report.not_sent.len() > SHOWN {
         list.push(format!("  … and {} more", report.not_sent.len() - SHOWN));
     }
-    DeployError::NotSent {
+    SendError::NotSent {
         stream: report.stream.clone(),
         count: report.not_sent.len(),
         total: report.records,

@@ -2,7 +2,7 @@
 # `packager build --local` end to end, alerter included: the build report must list the jar and the alerter zip that
 # Terraform reads (target/packager/alerter.zip), with the sizes and sha256 of the files actually on disk, and the
 # jar's manifest must say it is a local build with the host linked for glibc 2.17. Needs FLINK_HOME (tests/setup.sh)
-# and what infra/alerter/build.sh needs.
+# and what infra/alerter/scripts/build.sh needs.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"

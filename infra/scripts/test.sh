@@ -5,11 +5,11 @@
 #   → apply + destroy against moto_server (infra/scripts/moto-apply.sh)
 # Idempotent; leaves nothing behind but infra/terraform/.terraform (gitignored).
 #
-# Usage: infra/scripts/check.sh [--no-moto]
+# Usage: infra/scripts/test.sh [--no-moto]
 #   --no-moto (or INFRA_CHECK_MOTO=0)  skip the moto apply/destroy (~2-3 min on 2 cores)
 # Needs: terraform >= 1.9 with hashicorp/aws 5.100 in a local mirror (found, or TF_PLUGIN_DIR),
-#        python3, and on PATH checkov and moto_server; missing ones are pip-installed at the
-#        versions pinned below (the CI setup should preinstall them).
+#        python3, and on PATH checkov and moto_server at the versions of tests/tools.env
+#        (tests/setup.sh installs them); a missing tool fails the script, naming the fix.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,8 +17,8 @@ module="$(cd "$here/../terraform" && pwd)"
 # shellcheck source=infra/scripts/lib.sh
 source "$here/lib.sh"
 
-CHECKOV_VERSION=3.3.30
-MOTO_VERSION=5.2.5
+# shellcheck source=tests/tools.env
+source "$here/../../tests/tools.env"
 
 run_moto="${INFRA_CHECK_MOTO:-1}"
 for arg in "$@"; do
@@ -34,13 +34,9 @@ step() { printf '\n== %s (%ss)\n' "$1" "$((SECONDS - t0))"; }
 
 step "tools"
 command -v terraform >/dev/null || die "terraform not found: install Terraform >= 1.9 (1.11 is what this was tested with)"
-if ! command -v checkov >/dev/null; then
-  echo "checkov missing: installing checkov==$CHECKOV_VERSION"
-  python3 -m pip install --quiet "checkov==$CHECKOV_VERSION"
-fi
-if [[ "$run_moto" == 1 ]] && ! command -v moto_server >/dev/null; then
-  echo "moto_server missing: installing moto[server]==$MOTO_VERSION"
-  python3 -m pip install --quiet "moto[server]==$MOTO_VERSION"
+command -v checkov >/dev/null || die "checkov is not on PATH: run tests/setup.sh (it installs checkov==$CHECKOV_VERSION)"
+if [[ "$run_moto" == 1 ]]; then
+  command -v moto_server >/dev/null || die "moto_server is not on PATH: run tests/setup.sh (it installs moto[server]==$MOTO_VERSION)"
 fi
 plugin_dir="$(tf_plugin_dir)"
 echo "terraform $(terraform version -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])')," \
@@ -73,7 +69,7 @@ BC_SKIP_MAPPING=TRUE checkov -d "$module" --skip-download --framework terraform 
   --skip-path '\.terraform' -o cli
 
 step "policy lint (Resource \"*\" needs a condition; every checkov skip has a reason)"
-python3 "$here/policy_lint.py"
+python3 "$here/policy-lint.py"
 
 step "README inputs/outputs tables and validation coverage"
 python3 "$here/tfdocs.py" --check

@@ -1,7 +1,7 @@
 //! The report page: one HTML file with inline CSS and SVG, no scripts and nothing fetched.
 
-use super::{Outcome, Report, Row, chart};
-use crate::run::format_time;
+use super::{Class, Report, Row, chart};
+use crate::output::format_time;
 use std::fmt::Write;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;color:#222;max-width:1160px}h1{font-size:22px}h2{font-size:18px;margin-top:28px}\
@@ -149,17 +149,16 @@ pub fn render(r: &Report) -> String {
 }
 
 fn legend(labeled: bool, log: bool) -> String {
-    let item = |o: Outcome, text: &str| {
-        format!("<span><svg width=\"16\" height=\"16\">{}</svg> {text}</span> ", chart::marker_svg(o, 8.0, 8.0, ""))
-    };
+    let item =
+        |o: Class, text: &str| format!("<span><svg width=\"16\" height=\"16\">{}</svg> {text}</span> ", chart::marker_svg(o, 8.0, 8.0, ""));
     let mut l = String::from("<p class=\"legend stats\">");
     l.push_str("<span><svg width=\"22\" height=\"12\"><rect width=\"22\" height=\"12\" fill=\"#1f77b4\" fill-opacity=\"0.15\"/><line x1=\"0\" x2=\"22\" y1=\"6\" y2=\"6\" stroke=\"#1f77b4\"/></svg> value and expected band</span> ");
     if labeled {
-        l.push_str(&item(Outcome::Hit, "hit (flagged, labeled anomaly)"));
-        l.push_str(&item(Outcome::FalseAlarm, "false alarm (flagged, labeled normal)"));
-        l.push_str(&item(Outcome::Miss, "miss (labeled anomaly, not flagged)"));
+        l.push_str(&item(Class::Hit, "hit (flagged, labeled anomaly)"));
+        l.push_str(&item(Class::FalseAlarm, "false alarm (flagged, labeled normal)"));
+        l.push_str(&item(Class::Miss, "miss (labeled anomaly, not flagged)"));
     } else {
-        l.push_str(&item(Outcome::Flagged, "flagged anomaly"));
+        l.push_str(&item(Class::Flagged, "flagged anomaly"));
     }
     if log {
         l.push_str("<span>y axis: ln(1 + value), as the detector sees it (log_transform)</span>");

@@ -3,7 +3,7 @@
 # JVM on one MiniCluster, over the same generated stream, on the heap state backend and on embedded RocksDB with
 # incremental checkpoints; then the WASM job's end-to-end latency at half its RocksDB throughput (a benchmark, not a
 # test: it reports, it does not judge).
-#   benchmarks/flink-throughput.sh [EVENTS] [PARALLELISM] [ROUNDS] [LATENCY_SECONDS]
+#   benchmarks/scripts/flink-throughput.sh [EVENTS] [PARALLELISM] [ROUNDS] [LATENCY_SECONDS]
 #   defaults: 1000000 events, parallelism 2, 3 rounds, 40 s of latency measurement (0: none)
 # Results and how to read them: benchmarks/flink.md.
 set -euo pipefail
@@ -12,7 +12,7 @@ events="${1:-1000000}"
 parallelism="${2:-2}"
 rounds="${3:-3}"
 latency_seconds="${4:-40}"
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 flink_home="$("$repo/job-template/scripts/flink-home.sh")"
 jar="$("$repo/job-template/scripts/dev-jar.sh")"

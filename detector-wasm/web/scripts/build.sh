@@ -3,7 +3,7 @@
 # its wasm-bindgen front (profile `kernel`), the JS glue from wasm-bindgen-cli, the static page, and the bundled
 # labeled sample. Serve the folder over http (python3 -m http.server -d target/playground) and open it.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
+root="$(cd "$(dirname "$0")/../../.." && pwd)"
 out="${PLAYGROUND_OUT:-$root/target/playground}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The alerter's entry script for CI: unit tests, the SNS-on-moto integration test and the `cargo lambda invoke` test
-# on the native binary; then the provided.al2023 arm64 zip; then the invoke test again with the zip's own bootstrap
-# run under qemu-aarch64, so the artifact Terraform ships is the one that answers.
+# The alerter's test entry: the provided.al2023 arm64 zip (scripts/build.sh), then the `cargo lambda invoke` test with
+# the zip's own bootstrap run under qemu-aarch64, so the artifact Terraform ships is the one that answers. The crate's
+# unit tests, the SNS-on-moto test and the invoke test on the native binary run once, in the `rust` step of
+# tests/run-all.
 #
-#   infra/alerter/scripts/check.sh
+#   infra/alerter/scripts/test.sh
 #
 # Needs (see infra/alerter/README.md): pip `cargo-lambda`, `ziglang`, `moto[server]`; apt `qemu-user`,
 # `libc6-arm64-cross`; rustup target aarch64-unknown-linux-gnu; python3. Every server the tests start listens on
-# 127.0.0.1 and is stopped by them.
+# 127.0.0.1 and is stopped by them. A missing tool fails the script, naming it (tests/setup.sh installs them all).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
@@ -20,17 +21,15 @@ command -v python3 >/dev/null || missing+=("python3")
 command -v qemu-aarch64 >/dev/null || missing+=("qemu-aarch64 (apt-get install qemu-user)")
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=("the arm64 glibc (apt-get install libc6-arm64-cross)")
 if [ ${#missing[@]} -gt 0 ]; then
-    printf 'check.sh: missing: %s\n' "${missing[@]}" >&2
+    printf 'test.sh: missing: %s\n' "${missing[@]}" >&2
+    echo "test.sh: run tests/setup.sh" >&2
     exit 1
 fi
 
-echo "==> cargo test -p alerter -p test-support" >&2
-(cd "$root" && cargo test -p alerter -p test-support)
-
-echo "==> infra/alerter/build.sh" >&2
-zip="$("$root/infra/alerter/build.sh")"
+echo "==> infra/alerter/scripts/build.sh" >&2
+zip="$("$root/infra/alerter/scripts/build.sh")"
 [ "$zip" = "$root/target/packager/alerter.zip" ] || {
-    echo "check.sh: build.sh wrote $zip, expected $root/target/packager/alerter.zip (the path Terraform reads)" >&2
+    echo "test.sh: build.sh wrote $zip, expected $root/target/packager/alerter.zip (the path Terraform reads)" >&2
     exit 1
 }
 echo "==> cargo lambda invoke of the zip's bootstrap (arm64, under qemu-aarch64)" >&2

@@ -5,82 +5,57 @@
 //! Managed Flink property groups; here `source` and both sinks use the `file` connector. Parallelism 1 keeps the
 //! anomalies in input order, so the output is line for line what `packager run` prints.
 
-use crate::build::java::FlinkHome;
+use super::error::RunError;
+use super::{EmitChoice, RunArgs, resolve_outputs};
+use crate::artifact::{JAR_NAME, MAIN_CLASS, OUT_DIR};
 use crate::config::FileConfig;
-use crate::error::{Error, Result};
-use crate::replay::Summary;
-use crate::run::{EmitChoice, OutputFormat, RunArgs, SAMPLE, resolve_outputs};
+use crate::flink_home::FlinkHome;
+use crate::output::{OutputFormat, describe_dead_letter, text_line};
+use crate::project::find_project;
+use crate::sample::SAMPLE;
+use detector_wasm::properties::{self, PropertyGroups};
+use detector_wasm::replay::Summary;
 use detector_wasm::{DeadLetter, Verdict};
-use miette::Diagnostic;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// What can stop `packager run --flink`.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-pub enum FlinkRunError {
-    #[error("no jar at {0}")]
-    #[diagnostic(code(packager::run::jar), help("build one with `packager build --local`, or pass --jar FILE"))]
-    NoJar(PathBuf),
-
-    #[error("--kernel does not apply to --flink: the job runs the kernel inside its jar")]
-    #[diagnostic(code(packager::run::kernel), help("rebuild the jar with `packager build --local`, or drop --flink"))]
-    KernelWithFlink,
-
-    #[error("--report does not apply to --flink (asked for {0}): the report is drawn from the local replay")]
-    #[diagnostic(
-        code(packager::run::report),
-        help("drop --flink to get the report (same kernel, same verdicts), or drop --report (also `report` in packager.toml [run])")
-    )]
-    ReportWithFlink(PathBuf),
-
-    #[error("`java` could not be started: {0}")]
-    #[diagnostic(code(packager::run::java), help("install a Java 11+ runtime (Debian: apt-get install openjdk-17-jdk-headless)"))]
-    NoJava(std::io::Error),
-
-    #[error("the Flink job failed ({status}); its last output lines:\n{tail}")]
-    #[diagnostic(code(packager::run::job), help("the full log is {log}; -v shows the job's output as it runs"))]
-    JobFailed { status: String, tail: String, log: String },
-
-    #[error("cannot use the work directory {path}: {source}")]
-    #[diagnostic(code(packager::run::work))]
-    Work { path: PathBuf, source: std::io::Error },
-}
-
 /// The jar `packager build` writes, relative to the project.
 pub fn default_jar() -> PathBuf {
-    let project = crate::build::find_project().unwrap_or_else(|_| PathBuf::from("."));
-    project.join("target/packager").join(crate::build::JAR_NAME)
+    let project = find_project().unwrap_or_else(|_| PathBuf::from("."));
+    project.join(OUT_DIR).join(JAR_NAME)
 }
+
+type Result<T, E = RunError> = std::result::Result<T, E>;
 
 /// Runs the replay on a MiniCluster. `args` are already merged with packager.toml.
 pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     if args.kernel.is_some() {
-        return Err(FlinkRunError::KernelWithFlink.into());
+        return Err(RunError::KernelWithFlink);
     }
     if let Some(report) = &args.report {
-        return Err(FlinkRunError::ReportWithFlink(report.clone()).into());
+        return Err(RunError::ReportWithFlink(report.clone()));
     }
     let (config, emit, output) = resolve_outputs(&args, file)?;
     let jar = args.jar.clone().unwrap_or_else(default_jar);
     if !jar.is_file() {
-        return Err(FlinkRunError::NoJar(jar).into());
+        return Err(RunError::NoJar(jar));
     }
     let flink = FlinkHome::open(args.flink_home.as_deref())?;
 
     let work = tempfile::Builder::new()
         .prefix("packager-flink-run-")
         .tempdir()
-        .map_err(|source| FlinkRunError::Work { path: std::env::temp_dir(), source })?;
+        .map_err(|source| RunError::Work { path: std::env::temp_dir(), source })?;
     let work_err = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| FlinkRunError::Work { path, source }
+        move |source| RunError::Work { path, source }
     };
     let (input, input_name) = match &args.file {
         Some(p) if p.as_os_str() != "-" => {
-            let abs = p.canonicalize().map_err(|source| Error::ReadInput { path: p.clone(), source })?;
+            let abs = p.canonicalize().map_err(|source| RunError::ReadInput { path: p.clone(), source })?;
             (abs, p.display().to_string())
         }
         other => {
@@ -90,7 +65,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
                 Some(_) => {
                     let mut buf = Vec::new();
                     std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
-                        .map_err(|source| Error::ReadInput { path: "-".into(), source })?;
+                        .map_err(|source| RunError::ReadInput { path: "-".into(), source })?;
                     (buf, "standard input".to_string())
                 }
                 None => (SAMPLE.to_vec(), "the bundled sample transactions".to_string()),
@@ -114,7 +89,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     cmd.arg(format!("-Djava.io.tmpdir={}", work.path().display()))
         .arg("-cp")
         .arg(&classpath)
-        .arg(crate::build::MAIN_CLASS)
+        .arg(MAIN_CLASS)
         .arg("--properties")
         .arg(&properties)
         .stdin(Stdio::null());
@@ -124,7 +99,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
         let err_file = log_file.try_clone().map_err(work_err(&log))?;
         cmd.stdout(log_file).stderr(err_file);
     }
-    let status = cmd.status().map_err(FlinkRunError::NoJava)?;
+    let status = cmd.status().map_err(RunError::NoJava)?;
     let elapsed = started.elapsed();
     if !status.success() {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -133,7 +108,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
         // Keep the log: the temporary directory goes away with `work`.
         let kept = std::env::temp_dir().join(format!("packager-flink-run-{}.log", std::process::id()));
         let _ = std::fs::copy(&log, &kept);
-        return Err(FlinkRunError::JobFailed { status: status.to_string(), tail, log: kept.display().to_string() }.into());
+        return Err(RunError::JobFailed { status: status.to_string(), tail, log: kept.display().to_string() });
     }
 
     let verdicts = read_part_files(&anomalies_dir)?;
@@ -152,12 +127,12 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
             }
         }
         let written = match (output, &verdict) {
-            (OutputFormat::Text, Some(v)) => writeln!(out, "{}", crate::run::text_line(v)),
+            (OutputFormat::Text, Some(v)) => writeln!(out, "{}", text_line(v)),
             _ => out.write_all(line).and_then(|()| out.write_all(b"\n")),
         };
         match written {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            other => other.map_err(Error::Stdout)?,
+            other => other.map_err(RunError::Stdout)?,
         }
     }
     let _ = out.flush();
@@ -166,7 +141,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     let show_invalid = if verbose > 0 { usize::MAX } else { args.show_invalid.unwrap_or(20) };
     for line in dead.iter().take(show_invalid) {
         let reason = serde_json::from_slice::<DeadLetter>(line)
-            .map(|d| crate::run::describe_dead_letter(&d))
+            .map(|d| describe_dead_letter(&d))
             .unwrap_or_else(|_| String::from_utf8_lossy(line).into_owned());
         eprintln!("dead letter: {reason}");
     }
@@ -179,7 +154,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
             text.extend_from_slice(line);
             text.push(b'\n');
         }
-        std::fs::write(path, text).map_err(|source| Error::WriteOutput { path: path.clone(), source })?;
+        std::fs::write(path, text).map_err(|source| RunError::WriteOutput { path: path.clone(), source })?;
     }
     let counted = if emit == EmitChoice::All {
         format!("{} events, {} keys, {} anomalies", summary.events, summary.keys, summary.anomalies)
@@ -197,34 +172,19 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
 
 /// The job's property groups for a local file-to-file run.
 fn property_groups(input: &Path, anomalies: &Path, dead: &Path, config: &detector_wasm::Config, batch_size: Option<usize>) -> Value {
-    // Managed Flink property values are strings; the kernel reads numbers and booleans from strings too.
-    let detector: serde_json::Map<String, Value> = config
-        .to_map()
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (k, Value::String(text))
-        })
-        .collect();
-    let mut job = serde_json::Map::new();
-    // One task: the job then emits in input order, as `packager run` does.
-    job.insert("parallelism".into(), "1".into());
-    // The file sink commits on checkpoints; a short interval ends a bounded run soon after its input.
-    job.insert("checkpoint_interval_ms".into(), "500".into());
+    let mut groups = PropertyGroups::new()
+        .file(properties::SOURCE, &input.display().to_string())
+        .file(properties::ANOMALIES, &anomalies.display().to_string())
+        .file(properties::DEAD_LETTERS, &dead.display().to_string())
+        .detector(config, true)
+        // One task: the job then emits in input order, as `packager run` does.
+        .set(properties::JOB, "parallelism", "1")
+        // The file sink commits on checkpoints; a short interval ends a bounded run soon after its input.
+        .set(properties::JOB, "checkpoint_interval_ms", "500");
     if let Some(n) = batch_size {
-        job.insert("parse_batch_size".into(), n.to_string().into());
+        groups = groups.set(properties::JOB, "parse_batch_size", n.to_string());
     }
-    json!([
-        {"PropertyGroupId": "source", "PropertyMap": {"connector": "file", "path": input.display().to_string()}},
-        {"PropertyGroupId": "anomalies", "PropertyMap": {"connector": "file", "path": anomalies.display().to_string()}},
-        {"PropertyGroupId": "dead_letters", "PropertyMap": {"connector": "file", "path": dead.display().to_string()}},
-        {"PropertyGroupId": "detector", "PropertyMap": detector},
-        {"PropertyGroupId": "job", "PropertyMap": job},
-    ])
+    groups.to_json()
 }
 
 /// Every line of the committed part files under `dir`, part files in the order the sink wrote them.
@@ -238,12 +198,12 @@ fn read_part_files(dir: &Path) -> Result<Vec<Vec<u8>>> {
             .map(|p| (part_order(&p), p))
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(Error::ReadInput { path: dir.to_path_buf(), source }),
+        Err(source) => return Err(RunError::ReadInput { path: dir.to_path_buf(), source }),
     };
     parts.sort();
     let mut lines = Vec::new();
     for (_, path) in parts {
-        let bytes = std::fs::read(&path).map_err(|source| Error::ReadInput { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| RunError::ReadInput { path: path.clone(), source })?;
         lines.extend(bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
     }
     Ok(lines)

@@ -1,10 +1,23 @@
-//! The build manifest stored in the jar (`META-INF/anomaly-detector/build.json`): what went in, so `packager deploy`
-//! can refuse a `--local` jar and anyone can tell which kernel and host a running application has.
+//! What `packager build` leaves for the commands that use its jar (`run --flink`, `deploy`): where the jar is, the
+//! entries the job looks for, and the build manifest (`META-INF/anomaly-detector/build.json`): what went in, so
+//! `packager deploy` can refuse a `--local` jar and anyone can tell which kernel and host a running application has.
 
 use serde::{Deserialize, Serialize};
 
+/// Where `packager build` writes, relative to the project.
+pub const OUT_DIR: &str = "target/packager";
+/// The jar's file name under the output directory.
+pub const JAR_NAME: &str = "anomaly-detector.jar";
+/// The job's entry point.
+pub const MAIN_CLASS: &str = "anomaly.job.AnomalyDetectionJob";
+/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`), for signal-based traps (the default).
+pub const KERNEL_ENTRY: &str = "kernel/kernel.cwasm";
+/// Jar entry of the same kernel precompiled for the engine without signal handlers (`job.signal_traps = false`).
+pub const KERNEL_NO_SIGNALS_ENTRY: &str = "kernel/kernel-no-signals.cwasm";
+/// Jar entry of the JNI library (`anomaly.job.NativeKernel`).
+pub const HOST_ENTRY: &str = "native/linux-x86_64/libanomaly_host.so";
 /// Where the manifest lives inside the jar.
-pub const ENTRY: &str = "META-INF/anomaly-detector/build.json";
+pub const MANIFEST_ENTRY: &str = "META-INF/anomaly-detector/build.json";
 
 /// The manifest. Field order is the JSON order; nothing in it depends on the time of the build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,8 @@
 //! One key's chart as inline SVG: the expected band, the values, and exactly placed markers.
 
-use super::{KeySeries, Outcome};
-use crate::report::html::escape;
-use crate::run::format_time;
+use super::html::escape;
+use super::{Class, KeySeries};
+use crate::output::format_time;
 use std::fmt::Write;
 
 const WIDTH: f64 = 1100.0;
@@ -13,21 +13,21 @@ const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
 
 /// Colours and shapes shared by the charts and the legend.
-pub fn marker_svg(outcome: Outcome, x: f64, y: f64, title: &str) -> String {
+pub fn marker_svg(outcome: Class, x: f64, y: f64, title: &str) -> String {
     let title = if title.is_empty() { String::new() } else { format!("<title>{}</title>", escape(title)) };
     match outcome {
-        Outcome::Flagged => format!(
+        Class::Flagged => format!(
             r##"<circle class="m-anomaly" cx="{x:.1}" cy="{y:.1}" r="4.5" fill="#d62728" stroke="#000" stroke-width="0.8">{title}</circle>"##
         ),
-        Outcome::Hit => format!(
+        Class::Hit => format!(
             r##"<circle class="m-hit" cx="{x:.1}" cy="{y:.1}" r="5" fill="#2ca02c" stroke="#000" stroke-width="0.8">{title}</circle>"##
         ),
-        Outcome::FalseAlarm => format!(
+        Class::FalseAlarm => format!(
             r##"<path class="m-false-alarm" d="M{:.1},{:.1}l9,9m0,-9l-9,9" stroke="#ff7f0e" stroke-width="2.6">{title}</path>"##,
             x - 4.5,
             y - 4.5
         ),
-        Outcome::Miss => format!(
+        Class::Miss => format!(
             r##"<path class="m-miss" d="M{x:.1},{:.1}l5.5,9.5h-11z" fill="none" stroke="#9467bd" stroke-width="2">{title}</path>"##,
             y - 6.0
         ),
@@ -146,7 +146,7 @@ fn short_number(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Marker, Point};
+    use crate::run::report::{Marker, Point};
 
     #[test]
     fn chart_has_band_values_and_one_marker_per_marked_event() {
@@ -163,7 +163,7 @@ mod tests {
             events: 4,
             anomalies: 1,
             points: vec![p(0.0, 0.0, false), p(1.0, 11.0, true), p(2.0, 12.0, true), p(3.0, 90.0, true)],
-            markers: vec![Marker { x: 3.0, value: 90.0, outcome: Outcome::Hit }, Marker { x: 2.0, value: 12.0, outcome: Outcome::Miss }],
+            markers: vec![Marker { x: 3.0, value: 90.0, outcome: Class::Hit }, Marker { x: 2.0, value: 12.0, outcome: Class::Miss }],
         };
         let svg = render(&series, true, false);
         assert_eq!(svg.matches("<polygon class=\"band\"").count(), 1, "warm-up points have no band");

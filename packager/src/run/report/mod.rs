@@ -14,9 +14,10 @@
 mod chart;
 pub mod html;
 
-use crate::replay::Summary;
 use detector_wasm::Verdict;
 use detector_wasm::abi;
+use detector_wasm::replay::Summary;
+pub use detector_wasm::score::Class;
 use std::collections::HashMap;
 
 /// Chart points kept over all keys before series are aggregated harder (≈ 32 MB).
@@ -79,37 +80,12 @@ impl Point {
     }
 }
 
-/// How a marked event compares with its label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Flagged, input unlabeled.
-    Flagged,
-    /// Flagged and labeled an anomaly.
-    Hit,
-    /// Flagged but labeled normal.
-    FalseAlarm,
-    /// Labeled an anomaly but not flagged.
-    Miss,
-}
-
-impl Outcome {
-    /// The word used on the page.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Flagged => "anomaly",
-            Outcome::Hit => "hit",
-            Outcome::FalseAlarm => "false alarm",
-            Outcome::Miss => "miss",
-        }
-    }
-}
-
 /// An exactly placed event on a key's chart.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Marker {
     pub x: f64,
     pub value: f64,
-    pub outcome: Outcome,
+    pub outcome: Class,
 }
 
 /// A row of the anomaly tables.
@@ -123,7 +99,7 @@ pub struct Row {
     pub value: f64,
     pub score: Option<f64>,
     pub severity: Option<&'static str>,
-    pub outcome: Outcome,
+    pub outcome: Class,
     pub label: Option<String>,
     pub reason: String,
 }
@@ -184,15 +160,7 @@ impl Collector {
             return;
         };
         let flagged = flags & abi::FLAG_ANOMALY != 0;
-        let labeled = flags & abi::FLAG_LABELED != 0;
-        let positive = flags & abi::FLAG_LABEL_POSITIVE != 0;
-        let outcome = match (flagged, labeled, positive) {
-            (true, false, _) => Some(Outcome::Flagged),
-            (true, true, true) => Some(Outcome::Hit),
-            (true, true, false) => Some(Outcome::FalseAlarm),
-            (false, true, true) => Some(Outcome::Miss),
-            (false, _, _) => None,
-        };
+        let outcome = Class::of(flags);
         if p.timestamp.is_none() {
             self.has_time = false;
         }
@@ -375,10 +343,10 @@ mod tests {
         assert!(s.points.len() <= 100 && s.points.len() >= 50, "{} points", s.points.len());
         assert_eq!(s.points.iter().map(|p| p.events as u64).sum::<u64>(), 5000, "merging loses no event");
         assert!(s.points.iter().any(|p| p.max == 5000.0), "the spike survives aggregation as a maximum");
-        let hit: Vec<&Row> = r.rows.iter().filter(|r| r.outcome == Outcome::Hit).collect();
+        let hit: Vec<&Row> = r.rows.iter().filter(|r| r.outcome == Class::Hit).collect();
         assert_eq!(hit.len(), 1);
         assert_eq!(hit[0].event_id, "t4000");
-        assert_eq!(s.markers.iter().filter(|m| m.outcome == Outcome::Hit).count(), 1);
+        assert_eq!(s.markers.iter().filter(|m| m.outcome == Class::Hit).count(), 1);
     }
 
     #[test]
@@ -432,7 +400,7 @@ mod tests {
                 value: 0.0,
                 score: Some((i * 37 % 60) as f64),
                 severity: None,
-                outcome: Outcome::Flagged,
+                outcome: Class::Flagged,
                 label: None,
                 reason: String::new(),
             };

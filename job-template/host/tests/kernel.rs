@@ -171,7 +171,7 @@ fn faults_inside_the_kernel_become_trap_errors_with_either_trap_mode() {
         for (record, expected) in [(b"m", "out of bounds memory access"), (b"d", "integer divide by zero"), (b"u", "unreachable")] {
             let mut request = Vec::new();
             detector_wasm::wire::write_record(&mut request, record);
-            let err = module.instantiate(b"{}").unwrap().parse_batch(&request, 1).err().expect("the fault must trap");
+            let err = module.instantiate(b"{}").unwrap().parse_batch(&request, 1).expect_err("the fault must trap");
             assert!(matches!(err, KernelError::Trap(_)), "{traps:?} {err}");
             assert!(err.to_string().contains(expected), "{traps:?}: {err}");
         }

@@ -14,7 +14,9 @@ pub mod java;
 pub mod report;
 pub mod wasm;
 
-use crate::artifact::{BuildManifest, ConnectorInfo, HOST_ENTRY, JAR_NAME, KERNEL_ENTRY, KERNEL_NO_SIGNALS_ENTRY, MAIN_CLASS, MANIFEST_ENTRY};
+use crate::artifact::{
+    BuildManifest, ConnectorInfo, HOST_ENTRY, JAR_NAME, KERNEL_ENTRY, KERNEL_NO_SIGNALS_ENTRY, MAIN_CLASS, MANIFEST_ENTRY,
+};
 use crate::config::FileConfig;
 use crate::flink_home::FlinkHome;
 use crate::output::OutputFormat;

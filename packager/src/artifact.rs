@@ -10,8 +10,10 @@ pub const OUT_DIR: &str = "target/packager";
 pub const JAR_NAME: &str = "anomaly-detector.jar";
 /// The job's entry point.
 pub const MAIN_CLASS: &str = "anomaly.job.AnomalyDetectionJob";
-/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`).
+/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`), for signal-based traps (the default).
 pub const KERNEL_ENTRY: &str = "kernel/kernel.cwasm";
+/// Jar entry of the same kernel precompiled for the engine without signal handlers (`job.signal_traps = false`).
+pub const KERNEL_NO_SIGNALS_ENTRY: &str = "kernel/kernel-no-signals.cwasm";
 /// Jar entry of the JNI library (`anomaly.job.NativeKernel`).
 pub const HOST_ENTRY: &str = "native/linux-x86_64/libanomaly_host.so";
 /// Where the manifest lives inside the jar.

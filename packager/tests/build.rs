@@ -260,6 +260,7 @@ fn a_local_build_has_the_job_kernel_host_and_manifest_and_is_reproducible() {
     assert!(manifest_mf.contains("Main-Class: anomaly.job.AnomalyDetectionJob"), "{manifest_mf}");
     assert!(entries.contains_key("anomaly/job/AnomalyDetectionJob.class"));
     assert!(entries["kernel/kernel.cwasm"].len() > 1000);
+    assert!(entries["kernel/kernel-no-signals.cwasm"].len() > 1000);
     assert!(entries["native/linux-x86_64/libanomaly_host.so"].starts_with(b"\x7fELF"));
     assert!(!entries.keys().any(|k| k.contains("kinesis")), "a --local jar carries no connector");
 

@@ -18,7 +18,9 @@ pub mod report;
 pub mod tools;
 pub mod wasm;
 
-use crate::artifact::{BuildManifest, ConnectorInfo, HOST_ENTRY, JAR_NAME, KERNEL_ENTRY, MAIN_CLASS, MANIFEST_ENTRY};
+use crate::artifact::{
+    BuildManifest, ConnectorInfo, HOST_ENTRY, JAR_NAME, KERNEL_ENTRY, KERNEL_NO_SIGNALS_ENTRY, MAIN_CLASS, MANIFEST_ENTRY,
+};
 use crate::config::FileConfig;
 use crate::flink_home::FlinkHome;
 use crate::flink_version::FlinkVersion;
@@ -193,7 +195,11 @@ pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
         progress.step("kernel: compile detector-wasm for wasm32-unknown-unknown", |_| wasm::compile(&project, &target_dir, quiet))?;
     let validated =
         progress.step("kernel: validate (imports, exports, ABI version, smoke run)", |_| wasm::validate(&wasm, &wasm_path, SAMPLE))?;
-    let cwasm = progress.step("kernel: precompile to .cwasm for baseline x86-64", |_| wasm::precompile(&wasm))?;
+    let cwasm =
+        progress.step("kernel: precompile to .cwasm for baseline x86-64", |_| wasm::precompile(&wasm, anomaly_host::Traps::Signals))?;
+    let cwasm_no_signals = progress.step("kernel: precompile again for the engine without signal handlers", |_| {
+        wasm::precompile(&wasm, anomaly_host::Traps::Explicit)
+    })?;
     let kernel_wasm = out_dir.join("kernel.wasm");
     let kernel_cwasm = out_dir.join("kernel.cwasm");
     std::fs::write(&kernel_wasm, &wasm).map_err(|e| BuildError::write(&kernel_wasm, e))?;
@@ -243,6 +249,7 @@ pub fn build(args: BuildArgs) -> Result<BuildReport, BuildError> {
         let mut jar = jar::JarBuilder::new();
         jar.add_dir(&classes)?;
         jar.add(KERNEL_ENTRY, cwasm.clone());
+        jar.add(KERNEL_NO_SIGNALS_ENTRY, cwasm_no_signals.clone());
         jar.add(HOST_ENTRY, std::fs::read(&host.path).map_err(|e| BuildError::read(&host.path, e))?);
         jar.add(MANIFEST_ENTRY, manifest.to_bytes());
         if let Some(c) = &connector {

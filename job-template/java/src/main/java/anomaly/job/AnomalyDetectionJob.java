@@ -76,7 +76,7 @@ public final class AnomalyDetectionJob {
         this.deadLetters = sql != null ? b.deadLetters : Objects.requireNonNull(b.deadLetters, "dead-letter sink");
         this.detectorConfig = configJson(b.detectorConfig);
         this.settings = b.settings;
-        this.kernel = b.kernel;
+        this.kernel = b.kernel != null ? b.kernel : KernelSource.embedded(b.settings.signalTraps);
         this.detect = b.detect;
     }
 
@@ -110,7 +110,8 @@ public final class AnomalyDetectionJob {
         private RecordSink deadLetters;
         private Map<String, String> detectorConfig = Map.of();
         private JobSettings settings = JobSettings.defaults();
-        private KernelSource kernel = KernelSource.embedded();
+        /** Null: the jar's kernel for the engine {@code job.signal_traps} selects. */
+        private KernelSource kernel;
         private DetectFactory detect = DetectFunction::new;
         private SqlPipeline sql;
         private Map<String, TableDescriptor> sqlSinks = Map.of();
@@ -171,7 +172,7 @@ public final class AnomalyDetectionJob {
      * instead of failing every task after deployment.
      */
     public String validate() throws IOException {
-        try (NativeKernel k = NativeKernel.open(kernel.load(), detectorConfig)) {
+        try (NativeKernel k = NativeKernel.open(kernel, detectorConfig)) {
             return k.describe();
         }
     }

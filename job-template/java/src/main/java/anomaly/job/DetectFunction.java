@@ -59,7 +59,7 @@ public class DetectFunction extends KeyedProcessFunction<String, Tuple2<String, 
                     .build());
         }
         state = getRuntimeContext().getState(descriptor);
-        kernel = NativeKernel.open(kernelSource.load(), configJson);
+        kernel = NativeKernel.open(kernelSource, configJson);
         LOG.info("kernel for detection: {}", kernel.describe());
         result = new NativeKernel.DetectResult();
         MetricGroup metrics = JobMetrics.group(getRuntimeContext().getMetricGroup());
@@ -114,7 +114,7 @@ public class DetectFunction extends KeyedProcessFunction<String, Tuple2<String, 
 
     private void replaceKernel() throws Exception {
         kernel.close();
-        kernel = NativeKernel.open(kernelSource.load(), configJson);
+        kernel = NativeKernel.open(kernelSource, configJson);
     }
 
     /** The key's kernel state, or null for a new key. */

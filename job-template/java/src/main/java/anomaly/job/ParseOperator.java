@@ -79,7 +79,7 @@ final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
     }
 
     private NativeKernel openKernel() throws Exception {
-        return NativeKernel.open(kernelSource.load(), configJson);
+        return NativeKernel.open(kernelSource, configJson);
     }
 
     @Override

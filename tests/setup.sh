@@ -8,7 +8,8 @@
 #                    the arm64 alerter from its zip in the invoke test)
 #   Python (venv)    .tools/venv: moto[server], scipy, cargo-lambda, ziglang, cargo-zigbuild
 #                    .tools/checkov: checkov alone, since its pins fight moto's
-#   Flink            the jars from PyPI apache-flink-libraries into .tools/flink-VERSION (FLINK_HOME)
+#   Flink            2.2 and 1.20 jars from PyPI apache-flink-libraries into .tools/flink-VERSION (FLINK_HOME,
+#                    FLINK_HOME_1_20)
 #   cargo install    cargo-fuzz (the fuzz step), wasm-bindgen-cli matching Cargo.lock (the playground)
 #   Node.js + npm    present on these machines; the browser tests `npm ci` playwright-core themselves
 # Every version is in tests/tools.env; a test that finds a tool missing fails and names this script, it never skips.
@@ -60,8 +61,10 @@ venv "$tools/checkov" "checkov==$CHECKOV_VERSION"
 export PATH="$tools/venv/bin:$tools/checkov/bin:$HOME/.cargo/bin:$PATH"
 
 say "flink"
-FLINK_HOME="$("$repo/job-template/scripts/flink-home.sh")"
-export FLINK_HOME
+# Flink 2.2 (the default build) and 1.20 (kept): the job is built and tested against both.
+FLINK_HOME="$("$repo/job-template/scripts/flink-home.sh" 2.2)"
+FLINK_HOME_1_20="$("$repo/job-template/scripts/flink-home.sh" 1.20)"
+export FLINK_HOME FLINK_HOME_1_20
 
 # cargo install for test tools: a light release profile (tools, not the product; no LTO) in a throwaway target dir.
 tool_install() {

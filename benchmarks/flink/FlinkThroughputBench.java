@@ -1,20 +1,31 @@
 package anomaly.job;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.flink.api.common.JobExecutionResult;
+import org.apache.flink.api.common.accumulators.Histogram;
 import org.apache.flink.api.common.accumulators.LongCounter;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.OpenContext;
-import org.apache.flink.api.common.functions.RichMapFunction;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.connector.datagen.source.GeneratorFunction;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
@@ -23,37 +34,48 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.Obje
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 
 /**
  * Throughput of the WASM job against the same zscore detector written directly in Java, on one MiniCluster in one
- * JVM, over the same JSON-lines file. Both read the file with the job's file source, parse the JSON, key by
- * {@code userId}, keep per-key state in {@code ValueState} and emit one JSON line per anomaly into a counting sink;
- * only the detector differs (the kernel through the native host, or the Java below).
+ * JVM, over the same JSON-lines file, on the heap state backend and on embedded RocksDB with incremental checkpoints
+ * (the backend Managed Flink forces). Both jobs read the file with the job's file source, parse the JSON, key by
+ * {@code userId}, keep per-key state in {@code ValueState}, emit one JSON line per anomaly into a counting sink and
+ * checkpoint every {@link #CHECKPOINT_MS} ms; only the detector differs (the kernel through the native host, or the
+ * Java below). Then the end-to-end latency of the WASM job as shipped, on RocksDB, at a steady rate of half the
+ * throughput it just measured.
  *
  * <p>The Java detector is the kernel's zscore value check with its defaults (ln(1+x), Welford mean and variance,
  * {@code min_stddev}, clip update) except the small-sample Student-t correction, which it approximates for every n
- * with the kernel's Cornish-Fisher series; velocity is off on both sides. Anomaly counts are printed to show both did
- * comparable work, not to prove parity (ParityTest does that for the kernel). The Java job keeps its state without
- * TTL, so the WASM job also runs a third time with {@code state_ttl_hours = 0}: the like-for-like comparison, next to
- * the job as shipped.
+ * with the kernel's Cornish-Fisher series; the WASM job runs {@code detector = zscore} with velocity off. Anomaly
+ * counts are printed to show both did comparable work, not to prove parity (ParityTest does that for the kernel). The
+ * Java job keeps its state without TTL, so the WASM job also runs with {@code state_ttl_hours = 0}
+ * ({@code wasm-no-ttl}), next to the job as shipped (TTL 720 h).
  *
- * <p>{@code FlinkThroughputBench EVENTS_FILE PARALLELISM [ROUNDS]}
+ * <p>{@code FlinkThroughputBench EVENTS_FILE PARALLELISM ROUNDS LATENCY_SECONDS WORK_DIR}
  */
 @SuppressWarnings("try") // MiniCluster.close may throw InterruptedException; main declares Exception anyway
 public final class FlinkThroughputBench {
     private static final double K = 3.0;
     private static final int MIN_EVENTS = 10;
     private static final double MIN_STDDEV = 0.05;
+    /** Both jobs checkpoint this often (Managed Flink: every 60 s; here a run lasts seconds). */
+    static final long CHECKPOINT_MS = 5_000;
+    /** Latencies of events emitted in the first seconds of the latency run (JIT warm-up) are left out. */
+    private static final long LATENCY_WARMUP_MS = 5_000;
 
     private static final String[] JOBS = {"wasm", "java", "wasm-no-ttl"};
+    private static final String[] BACKENDS = {"heap", "rocksdb"};
 
     public static void main(String[] args) throws Exception {
         String events = args[0];
         int parallelism = Integer.parseInt(args[1]);
-        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-        long lines = java.nio.file.Files.lines(Paths.get(events)).count();
+        int rounds = Integer.parseInt(args[2]);
+        int latencySeconds = Integer.parseInt(args[3]);
+        Path work = Paths.get(args[4]);
+        long lines = Files.lines(Paths.get(events)).count();
 
         Configuration config = new Configuration();
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, parallelism * 2);
@@ -64,35 +86,54 @@ public final class FlinkThroughputBench {
                 .build();
         try (MiniCluster miniCluster = new MiniCluster(cluster)) {
             miniCluster.start();
-            // One warm-up pass each (JIT, class loading, the host library), then `rounds` measured rounds with the
-            // jobs interleaved, so a noisy moment on a shared machine hits one round of each rather than one job.
-            for (String job : JOBS) {
-                run(miniCluster, job, events, parallelism);
-            }
-            Map<String, java.util.List<Result>> results = new TreeMap<>();
-            for (int round = 0; round < rounds; round++) {
+            // One warm-up pass of each job on each backend (JIT, class loading, the host library, RocksDB's), then
+            // `rounds` measured rounds with everything interleaved, so a noisy moment on a shared machine hits one
+            // round of each rather than one job.
+            for (String backend : BACKENDS) {
                 for (String job : JOBS) {
-                    results.computeIfAbsent(job, k -> new java.util.ArrayList<>()).add(run(miniCluster, job, events, parallelism));
+                    run(miniCluster, job, backend, events, parallelism, work);
+                }
+                if (backend.equals("rocksdb") && !rocksDbLoaded()) {
+                    throw new IllegalStateException("the rocksdb runs did not load RocksDB: the state backend setting was ignored");
                 }
             }
-            System.out.printf("lines: %d, parallelism: %d, measured rounds: %d (medians)%n", lines, parallelism, rounds);
-            Map<String, Result> median = new TreeMap<>();
-            for (String job : JOBS) {
-                median.put(job, median(results.get(job)));
-                report(job, median.get(job), lines);
+            Map<String, List<Result>> results = new TreeMap<>();
+            for (int round = 0; round < rounds; round++) {
+                for (String backend : BACKENDS) {
+                    for (String job : JOBS) {
+                        results.computeIfAbsent(job + " (" + backend + ")", k -> new ArrayList<>())
+                                .add(run(miniCluster, job, backend, events, parallelism, work));
+                    }
+                }
             }
-            Result java = median.get("java");
+            System.out.printf("lines: %d, parallelism: %d, measured rounds: %d (medians), checkpoints every %d ms%n", lines, parallelism,
+                    rounds, CHECKPOINT_MS);
+            Map<String, Result> median = new TreeMap<>();
+            for (String backend : BACKENDS) {
+                for (String job : JOBS) {
+                    String name = job + " (" + backend + ")";
+                    median.put(name, median(results.get(name)));
+                    report(name, median.get(name), lines);
+                }
+            }
             for (String job : new String[] {"wasm", "wasm-no-ttl"}) {
-                // wasm-no-ttl keeps its state without TTL, as the Java job does: the like-for-like ratio.
-                Result wasm = median.get(job);
-                System.out.printf("ratio %s/java: %.2f wall, %.2f CPU%n", job, (double) java.millis / wasm.millis,
-                        (double) java.cpuMillis / wasm.cpuMillis);
+                for (String backend : new String[] {"rocksdb", "heap"}) {
+                    // wasm-no-ttl keeps its state without TTL, as the Java job does: the like-for-like ratio.
+                    Result java = median.get("java (" + backend + ")");
+                    Result wasm = median.get(job + " (" + backend + ")");
+                    System.out.printf("ratio %s/java (%s): %.2f wall, %.2f CPU%n", job, backend, (double) java.millis / wasm.millis,
+                            (double) java.cpuMillis / wasm.cpuMillis);
+                }
+            }
+            if (latencySeconds > 0) {
+                long rate = lines * 1000 / median.get("wasm (rocksdb)").millis / 2;
+                latency(miniCluster, events, parallelism, rate, latencySeconds, work);
             }
         }
     }
 
     /** The median wall time and the median CPU time of the rounds (each taken on its own). */
-    private static Result median(java.util.List<Result> rounds) {
+    private static Result median(List<Result> rounds) {
         long[] millis = rounds.stream().mapToLong(r -> r.millis).sorted().toArray();
         long[] cpu = rounds.stream().mapToLong(r -> r.cpuMillis).sorted().toArray();
         if (rounds.stream().anyMatch(r -> r.anomalies != rounds.get(0).anomalies)) {
@@ -102,13 +143,13 @@ public final class FlinkThroughputBench {
     }
 
     private static void report(String name, Result r, long lines) {
-        System.out.printf("%s job: %.0f events/s wall (%d ms), %.0f events per CPU-second (%d ms CPU), %d anomalies%n", name,
+        System.out.printf("%s: %.0f events/s wall (%d ms), %.0f events per CPU-second (%d ms CPU), %d anomalies%n", name,
                 lines * 1000.0 / r.millis, r.millis, lines * 1000.0 / r.cpuMillis, r.cpuMillis, r.anomalies);
     }
 
     static final class Result {
         final long millis;
-        /** CPU time of the whole JVM during the job: robust to other processes competing for the cores. */
+        /** CPU time of the whole JVM during the job (RocksDB's threads included): robust to other processes on the cores. */
         final long cpuMillis;
         final long anomalies;
 
@@ -123,23 +164,29 @@ public final class FlinkThroughputBench {
         return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
-    private static Result run(MiniCluster miniCluster, String which, String events, int parallelism) throws Exception {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+    /** Whether RocksDB's JNI library is loaded into this JVM (it is once a job ran on the RocksDB backend). */
+    private static boolean rocksDbLoaded() throws java.io.IOException {
+        return Files.readAllLines(Paths.get("/proc/self/maps")).stream().anyMatch(l -> l.contains("librocksdbjni"));
+    }
+
+    /** A job environment on `backend`: heap, or embedded RocksDB with incremental checkpoints (as Managed Flink runs). */
+    private static StreamExecutionEnvironment env(String backend, int parallelism, Path work) {
+        Configuration config = new Configuration();
+        config.set(StateBackendOptions.STATE_BACKEND, backend.equals("rocksdb") ? "rocksdb" : "hashmap");
+        config.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, backend.equals("rocksdb"));
+        config.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, work.resolve("checkpoints").toUri().toString());
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(config);
         env.setParallelism(parallelism);
+        env.enableCheckpointing(CHECKPOINT_MS);
+        return env;
+    }
+
+    private static Result run(MiniCluster miniCluster, String which, String backend, String events, int parallelism, Path work)
+            throws Exception {
+        StreamExecutionEnvironment env = env(backend, parallelism, work);
         RecordSource source = Connectors.fileSource(events, (int) Connectors.DEFAULT_MAX_LINE_BYTES, null);
         if (which.startsWith("wasm")) {
-            Map<String, String> detector = new TreeMap<>();
-            detector.put("velocity", "false");
-            // As shipped (state TTL on), or with state kept forever like the Java job's.
-            Map<String, String> job = which.equals("wasm-no-ttl") ? Map.of(JobSettings.STATE_TTL_HOURS, "0") : Map.of();
-            AnomalyDetectionJob.builder()
-                    .source(source)
-                    .anomalies((records, name, tables) -> count(records))
-                    .deadLetters((records, name, tables) -> records.sinkTo(new DiscardingSink<>()))
-                    .detectorConfig(detector)
-                    .settings(JobSettings.from(job))
-                    .build()
-                    .define(env);
+            wasmJob(source, which.equals("wasm-no-ttl"), records -> count(records)).define(env);
         } else {
             DataStream<Tuple2<String, double[]>> parsed = source.create(env, null)
                     .flatMap(FlinkThroughputBench::parse)
@@ -155,11 +202,111 @@ public final class FlinkThroughputBench {
         return new Result(millis, cpuMillis, anomalies == null ? 0 : anomalies);
     }
 
+    /** The WASM job as shipped (or with state kept forever), zscore with velocity off, anomalies to `anomalies`. */
+    private static AnomalyDetectionJob wasmJob(RecordSource source, boolean noTtl, java.util.function.Consumer<DataStream<byte[]>> anomalies) {
+        Map<String, String> detector = new TreeMap<>();
+        detector.put("detector", "zscore");
+        detector.put("velocity", "false");
+        Map<String, String> job = noTtl ? Map.of(JobSettings.STATE_TTL_HOURS, "0") : Map.of();
+        return AnomalyDetectionJob.builder()
+                .source(source)
+                .anomalies((records, name, tables) -> anomalies.accept(records))
+                .deadLetters((records, name, tables) -> records.sinkTo(new DiscardingSink<>()))
+                .detectorConfig(detector)
+                .settings(JobSettings.from(job))
+                .build();
+    }
+
+    /**
+     * The WASM job as shipped on RocksDB, fed at a steady `rate` (events/s, all source subtasks together) for
+     * `seconds` by a generator that stamps each event with the time it was emitted; at the sink, each anomaly's
+     * latency is now minus that stamp. Prints the percentiles of the anomalies of events emitted after the warm-up.
+     */
+    private static void latency(MiniCluster miniCluster, String events, int parallelism, long rate, int seconds, Path work) throws Exception {
+        StreamExecutionEnvironment env = env("rocksdb", parallelism, work);
+        long count = rate * seconds;
+        DataGeneratorSource<byte[]> generator =
+                new DataGeneratorSource<>(new Lines(events), count, RateLimiterStrategy.perSecond(rate), PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
+        long measureFrom = System.currentTimeMillis() + LATENCY_WARMUP_MS;
+        RecordSource source = (e, tables) -> e.fromSource(generator,
+                WatermarkStrategy.<byte[]>noWatermarks().withTimestampAssigner((record, previous) -> System.currentTimeMillis()), "steady rate");
+        wasmJob(source, false, records -> records.process(new Latency(measureFrom)).sinkTo(new DiscardingSink<>())).define(env);
+        JobExecutionResult result = miniCluster.executeJobBlocking(env.getStreamGraph().getJobGraph());
+        TreeMap<Integer, Integer> histogram = result.getAccumulatorResult("latency-ms");
+        long n = histogram.values().stream().mapToLong(Integer::longValue).sum();
+        System.out.printf("latency wasm (rocksdb) at %d events/s for %d s, anomalies of events after the first %d s: p50 %d ms, "
+                + "p99 %d ms, max %d ms (%d anomalies)%n", rate, seconds, LATENCY_WARMUP_MS / 1000, percentile(histogram, n, 0.50),
+                percentile(histogram, n, 0.99), histogram.isEmpty() ? -1 : histogram.lastKey(), n);
+    }
+
+    private static int percentile(TreeMap<Integer, Integer> histogram, long n, double p) {
+        long seen = 0;
+        for (Map.Entry<Integer, Integer> bucket : histogram.entrySet()) {
+            seen += bucket.getValue();
+            if (seen >= Math.ceil(p * n)) {
+                return bucket.getKey();
+            }
+        }
+        return -1;
+    }
+
+    /** The i-th event is line i (mod the file's length) of the events file, read once per JVM. */
+    static final class Lines implements GeneratorFunction<Long, byte[]> {
+        private static final long serialVersionUID = 1L;
+        private static byte[][] cache;
+        private final String path;
+        private transient byte[][] lines;
+
+        Lines(String path) {
+            this.path = path;
+        }
+
+        @Override
+        public void open(org.apache.flink.api.connector.source.SourceReaderContext context) throws Exception {
+            synchronized (Lines.class) {
+                if (cache == null) {
+                    cache = Files.readAllLines(Paths.get(path)).stream().map(l -> l.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
+                }
+                lines = cache;
+            }
+        }
+
+        @Override
+        public byte[] map(Long index) {
+            return lines[(int) (index % lines.length)];
+        }
+    }
+
+    /** Records each anomaly's latency (now minus the event's emission stamp) in milliseconds. */
+    static final class Latency extends ProcessFunction<byte[], byte[]> {
+        private static final long serialVersionUID = 1L;
+        private final long measureFrom;
+        private transient Histogram histogram;
+
+        Latency(long measureFrom) {
+            this.measureFrom = measureFrom;
+        }
+
+        @Override
+        public void open(OpenContext context) {
+            histogram = new Histogram();
+            getRuntimeContext().addAccumulator("latency-ms", histogram);
+        }
+
+        @Override
+        public void processElement(byte[] value, Context ctx, Collector<byte[]> out) {
+            Long emitted = ctx.timestamp();
+            if (emitted != null && emitted >= measureFrom) {
+                histogram.add((int) (System.currentTimeMillis() - emitted));
+            }
+        }
+    }
+
     private static void count(DataStream<byte[]> records) {
         records.map(new Count()).sinkTo(new DiscardingSink<>());
     }
 
-    static final class Count extends RichMapFunction<byte[], byte[]> {
+    static final class Count extends org.apache.flink.api.common.functions.RichMapFunction<byte[], byte[]> {
         private static final long serialVersionUID = 1L;
         private transient LongCounter counter;
 

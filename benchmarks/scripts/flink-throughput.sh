@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Throughput of the Flink job with the WASM kernel against the same zscore detector written directly in Java, in one
-# JVM on one MiniCluster, over the same generated stream (a benchmark, not a test: it reports, it does not judge).
-#   benchmarks/scripts/flink-throughput.sh [EVENTS] [PARALLELISM] [ROUNDS]     defaults: 1000000 events, parallelism 2, 3 rounds
+# JVM on one MiniCluster, over the same generated stream, on the heap state backend and on embedded RocksDB with
+# incremental checkpoints; then the WASM job's end-to-end latency at half its RocksDB throughput (a benchmark, not a
+# test: it reports, it does not judge).
+#   benchmarks/scripts/flink-throughput.sh [EVENTS] [PARALLELISM] [ROUNDS] [LATENCY_SECONDS]
+#   defaults: 1000000 events, parallelism 2, 3 rounds, 40 s of latency measurement (0: none)
 # Results and how to read them: benchmarks/flink.md.
 set -euo pipefail
 
 events="${1:-1000000}"
 parallelism="${2:-2}"
 rounds="${3:-3}"
+latency_seconds="${4:-40}"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 flink_home="$("$repo/job-template/scripts/flink-home.sh")"
 jar="$("$repo/job-template/scripts/dev-jar.sh")"
 out="$repo/target/flink-bench"
-mkdir -p "$out/classes"
+rm -rf "$out/work"
+mkdir -p "$out/classes" "$out/work"
 
 echo "generating $events events ..." >&2
 cargo build --quiet --locked -p packager
@@ -28,4 +33,4 @@ javac --release 11 -encoding UTF-8 -Xlint:all -Xlint:-serial -Xlint:-processing 
 
 echo "running (a warm-up pass each, then $rounds measured rounds) ..." >&2
 java -Xmx2g -Djava.io.tmpdir="$out" -cp "$flink_home/lib/*:$jar:$out/classes" \
-    anomaly.job.FlinkThroughputBench "$input" "$parallelism" "$rounds" 2> "$out/bench.log"
+    anomaly.job.FlinkThroughputBench "$input" "$parallelism" "$rounds" "$latency_seconds" "$out/work" 2> "$out/bench.log"

@@ -13,7 +13,7 @@
 //! | export                            | returns                                                                   |
 //! |-----------------------------------|---------------------------------------------------------------------------|
 //! | `abi_version() -> u32`            | [`ABI_VERSION`]; a host refuses a kernel whose version it does not know   |
-//! | `state_size() -> u32`             | bytes of state per key ([`crate::state::STATE_SIZE`])                     |
+//! | `state_size() -> u32`             | most bytes of state per key ([`crate::state::STATE_SIZE`]; `zscore` and `ewma` write 128) |
 //! | `input_reserve(len) -> ptr`       | the input buffer, at least `len` bytes                                    |
 //! | `output_ptr() -> ptr`, `output_len() -> u32` | the last answer                                                |
 //! | `kernel_info() -> i32`            | 0; output = JSON `{"abiVersion","stateSize","stateVersion","kernelVersion","detectors","configKeys"}` |
@@ -30,9 +30,10 @@
 //! - parse result: `u8 0, bytes key, bytes event` for an event, or `u8 1, bytes dead_letter_json`.
 //! - detect item: `bytes state` (empty for a new key), `bytes event` (as parse returned it).
 //! - detect result: `u8 0, u8 flags, f64 score (NaN in warm-up), bytes new_state, bytes verdict_json` — the verdict
-//!   is empty unless the event is an anomaly or the config says `emit = all`; flags: [`FLAG_ANOMALY`],
-//!   [`FLAG_WARMUP`], [`FLAG_LABELED`], [`FLAG_LABEL_POSITIVE`] — or `u8 1, bytes dead_letter_json` when the key's
-//!   state cannot be used (the host keeps the old state).
+//!   is empty unless the event is an anomaly or the config says `emit = all`; flags:
+//!   [`FLAG_ANOMALY`], [`FLAG_WARMUP`], [`FLAG_LABELED`], [`FLAG_LABEL_POSITIVE`], [`FLAG_STATE_RESET`] (stored state
+//!   that could not be read was replaced by a fresh one) — or `u8 1, bytes dead_letter_json` when the key's state
+//!   was written by a newer kernel (the host keeps the old state).
 //!
 //! Items within one `detect_batch` are independent: a host must not put two events of the same key in one batch
 //! (the second would not see the first's state).
@@ -40,7 +41,7 @@
 use crate::config::{Config, Emit, KEYS};
 use crate::detector::{self, Detector};
 use crate::event::{self, EventBlob};
-use crate::state::{STATE_SIZE, STATE_VERSION};
+use crate::state::{STATE_SIZE, STATE_VERSION, State};
 use crate::verdict::DeadLetter;
 use crate::wire::{Detected, Parsed, Reader, read_detect_item, read_record, write_detected, write_parsed};
 pub use crate::wire::{TAG_DEAD_LETTER, TAG_OK};
@@ -59,6 +60,8 @@ pub const FLAG_ANOMALY: u8 = 1;
 pub const FLAG_WARMUP: u8 = 2;
 pub const FLAG_LABELED: u8 = 4;
 pub const FLAG_LABEL_POSITIVE: u8 = 8;
+/// The key's stored state was unreadable and was reset (hosts count these; a rendered verdict says why).
+pub const FLAG_STATE_RESET: u8 = 16;
 
 /// The kernel behind the exports: configuration plus the two buffers. Native hosts and tests drive it directly.
 #[derive(Default)]
@@ -68,6 +71,8 @@ pub struct Kernel {
     output: Vec<u8>,
     scratch: Vec<u8>,
     state: Vec<u8>,
+    /// The key state each detect item is decoded into and assessed in place (one per kernel, reused).
+    key_state: State,
 }
 
 impl Kernel {
@@ -110,7 +115,7 @@ impl Kernel {
             "stateSize": STATE_SIZE,
             "stateVersion": STATE_VERSION,
             "kernelVersion": env!("CARGO_PKG_VERSION"),
-            "detectors": ["zscore", "ewma"],
+            "detectors": crate::config::DetectorKind::CHOICES.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
             "configKeys": KEYS,
         });
         self.output.clear();
@@ -205,14 +210,18 @@ impl Kernel {
                     continue;
                 }
             };
-            match detector::detect_value(detector, state, event.value, event.timestamp_ms) {
-                Ok((new_state, assessment)) => {
+            match detector::detect_in_place(detector, &mut self.key_state, state, event.value, event.timestamp_ms) {
+                Ok(assessment) => {
+                    let new_state = &self.key_state;
                     let mut flags = 0;
                     if assessment.is_anomaly() {
                         flags |= FLAG_ANOMALY;
                     }
                     if assessment.status == crate::verdict::Status::Warmup {
                         flags |= FLAG_WARMUP;
+                    }
+                    if assessment.state_reset.is_some() {
+                        flags |= FLAG_STATE_RESET;
                     }
                     if let Some((positive, _)) = event.label {
                         flags |= FLAG_LABELED;

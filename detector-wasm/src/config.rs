@@ -12,6 +12,9 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DetectorKind {
+    /// The default: judges each key the way its history says (surprise records for metric-like keys, significance
+    /// in both scales for independent events), follows level shifts and a daily profile (`detector::adaptive`).
+    Adaptive,
     /// Running mean and variance over the key's whole history (Welford).
     Zscore,
     /// Exponentially weighted mean and variance with a half-life in events, so the baseline follows drift.
@@ -77,7 +80,7 @@ macro_rules! names {
 }
 
 names! {
-    DetectorKind { Zscore => "zscore", Ewma => "ewma" }
+    DetectorKind { Adaptive => "adaptive", Zscore => "zscore", Ewma => "ewma" }
     Direction { High => "high", Low => "low", Both => "both" }
     AnomalyUpdate { Skip => "skip", Clip => "clip", Full => "full" }
     TimestampUnit { Ms => "ms", S => "s" }
@@ -127,10 +130,10 @@ pub const MAX_ATTRIBUTE_FIELDS: usize = 32;
 impl Default for Config {
     fn default() -> Self {
         Config {
-            detector: DetectorKind::Zscore,
+            detector: DetectorKind::Adaptive,
             threshold_multiplier: 3.0,
-            min_events: 10,
-            direction: Direction::High,
+            min_events: 3,
+            direction: Direction::Both,
             log_transform: true,
             anomaly_update: AnomalyUpdate::Clip,
             half_life_events: 50.0,
@@ -278,8 +281,11 @@ impl Config {
         if self.velocity && self.timestamp_field.is_empty() {
             return bad("velocity", "needs timestamps: set timestamp_field, or set velocity = false".into());
         }
-        if self.log_transform && self.allow_negative {
-            return bad("allow_negative", "cannot be combined with log_transform = true (log needs values >= 0)".into());
+        if self.log_transform && self.allow_negative && self.detector != DetectorKind::Adaptive {
+            return bad(
+                "allow_negative",
+                "cannot be combined with log_transform = true for zscore and ewma (log needs values >= 0); the adaptive detector allows it and scores a key in its own scale once it sees a negative value".into(),
+            );
         }
         if self.max_record_bytes == 0 || self.max_record_bytes > MAX_RECORD_BYTES_LIMIT {
             return bad("max_record_bytes", format!("must be between 1 and {MAX_RECORD_BYTES_LIMIT}, got {}", self.max_record_bytes));

@@ -13,10 +13,13 @@
 //! Both checks learn only after `min_events` events. How an anomalous value feeds the baseline is
 //! `anomaly_update` (see [`crate::config::AnomalyUpdate`]).
 
+pub mod adaptive;
+
 use crate::config::{AnomalyUpdate, Config, DetectorKind, Direction, VELOCITY_RING};
 use crate::event::{Attribute, Event};
 use crate::math;
 use crate::state::{State, StateError};
+pub use crate::verdict::Pattern;
 use crate::verdict::{self, AttributeValue, Baseline, DetectorInfo, Severity, Status, Trigger, Velocity, Verdict};
 
 /// Longest gap learned, seconds: a key idle for months should not make every later event look like a burst.
@@ -32,6 +35,10 @@ pub struct Detector {
     config: Config,
     /// `k'` for an effective count `n` of `min_events..T_EXACT_BELOW + 1`, indexed by `n`.
     small_sample_k: Vec<f64>,
+    /// `adaptive`: the Student-t multipliers of its significance line, indexed by degrees of freedom.
+    adaptive_t: Vec<f64>,
+    /// `adaptive`: the weights of its averages.
+    adaptive_rates: adaptive::Rates,
 }
 
 impl Detector {
@@ -42,7 +49,9 @@ impl Detector {
         let small_sample_k = (0..upto)
             .map(|n| if n < 2 || n < config.min_events as usize { f64::NAN } else { math::student_t_multiplier(k, n as f64 - 1.0) })
             .collect();
-        Detector { config, small_sample_k }
+        let adaptive_t = if config.detector == DetectorKind::Adaptive { adaptive::t_table() } else { Vec::new() };
+        let adaptive_rates = adaptive::Rates::new(&config);
+        Detector { config, small_sample_k, adaptive_t, adaptive_rates }
     }
 
     /// The configuration.
@@ -73,6 +82,12 @@ pub struct Assessment {
     pub velocity: Option<Velocity>,
     pub velocity_anomaly: bool,
     pub consecutive_anomalies: u32,
+    /// Whether `baseline` is in the `ln(1 + value)` scale.
+    pub log_scale: bool,
+    /// What kind of departure a value anomaly is (`adaptive`).
+    pub pattern: Option<Pattern>,
+    /// Why the key's stored state was unreadable, when it was (the key started afresh).
+    pub state_reset: Option<String>,
 }
 
 impl Assessment {
@@ -90,7 +105,16 @@ pub fn assess(detector: &Detector, state: &mut State, event: &Event) -> Assessme
 /// [`assess`] for an event's value and time alone: all a detector reads of an event (the kernel calls it on the
 /// event blob in place and builds the whole [`Event`] only to render a verdict).
 pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>) -> Assessment {
+    assess_event(detector, state, value, timestamp_ms, detector.config.emit == crate::config::Emit::All)
+}
+
+/// [`assess_value`], saying whether the expected band is wanted for a normal event (anomalies always carry it;
+/// `adaptive` spends two `exp_m1` on it).
+fn assess_event(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>, want_band: bool) -> Assessment {
     let config = &detector.config;
+    if config.detector == DetectorKind::Adaptive {
+        return assess_adaptive(detector, state, value, timestamp_ms, want_band);
+    }
     let y = if config.log_transform { math::ln_1p(value) } else { value };
     let k = config.threshold_multiplier;
     let warm = state.n >= config.min_events as u64;
@@ -169,7 +193,35 @@ pub fn assess_value(detector: &Detector, state: &mut State, value: f64, timestam
         velocity,
         velocity_anomaly,
         consecutive_anomalies: state.consecutive_anomalies,
+        log_scale: config.log_transform,
+        pattern: None,
+        state_reset: None,
     }
+}
+
+/// The `adaptive` value check plus the velocity check, whose score is put on the same scale (3.5 normal deviations
+/// at the default alarm line).
+fn assess_adaptive(detector: &Detector, state: &mut State, value: f64, timestamp_ms: Option<i64>, want_band: bool) -> Assessment {
+    let config = &detector.config;
+    let velocity = match timestamp_ms {
+        Some(ts) if config.velocity => velocity_check(config, state, ts),
+        _ => None,
+    };
+    let velocity_evidence =
+        velocity.as_ref().filter(|v| v.events_in_window >= config.burst_min_events).map_or(0.0, |v| v.score / adaptive::SIGNIFICANCE);
+    let warm = state.n >= config.min_events as u64;
+    let velocity_anomaly = warm && 3.0 * velocity_evidence > config.threshold_multiplier;
+    let mut a = adaptive::assess(detector, state, value, timestamp_ms, velocity_evidence, velocity_anomaly, want_band);
+    if let Some(ts) = timestamp_ms {
+        learn_time(config, state, ts, velocity_anomaly);
+    }
+    state.consecutive_anomalies = if a.status == Status::Anomaly { state.consecutive_anomalies.saturating_add(1) } else { 0 };
+    a.consecutive_anomalies = state.consecutive_anomalies;
+    if velocity_anomaly && !a.value_anomaly {
+        a.pattern = Some(Pattern::Burst);
+    }
+    a.velocity = velocity;
+    a
 }
 
 /// The band an event of a key is judged against, in model units (`ln(1 + value)` with `log_transform`).
@@ -194,12 +246,13 @@ impl Detector {
         Some(ModelBand { k_eff, sd, lo: state.mean - k_eff * sd, hi: state.mean + k_eff * sd })
     }
 
-    /// The expected band (`expectedLow`, `expectedHigh` of a verdict, in the value's own units) the next event of a
-    /// key whose state bytes are `state_bytes` is judged against; `None` while the key warms up or when the bytes are
-    /// not a state this kernel reads.
-    pub fn expected_band(&self, state_bytes: &[u8]) -> Option<(f64, f64)> {
-        let state = State::decode(state_bytes, self.config.detector).ok()?;
-        self.model_band(&state).map(|b| (untransform(&self.config, b.lo), untransform(&self.config, b.hi)))
+    /// The expected band (`expectedLow`, `expectedHigh` of a verdict, in the value's own units) an event (`value` at
+    /// `timestamp_ms`) of a key whose state bytes are `state_bytes` is judged against — what its verdict would say,
+    /// without rendering it; `None` while the key warms up or when the bytes are not a state this kernel reads.
+    /// (`adaptive` bands depend on the event: the daily profile's bin, the side it falls on.)
+    pub fn expected_band(&self, state_bytes: &[u8], value: f64, timestamp_ms: Option<i64>) -> Option<(f64, f64)> {
+        let mut state = State::decode(state_bytes, &self.config).ok()?;
+        assess_event(self, &mut state, value, timestamp_ms, true).band
     }
 }
 
@@ -215,9 +268,31 @@ pub fn detect_value(
     value: f64,
     timestamp_ms: Option<i64>,
 ) -> Result<(State, Assessment), StateError> {
-    let mut state = State::decode(state_bytes, detector.config.detector)?;
-    let assessment = assess_value(detector, &mut state, value, timestamp_ms);
+    let mut state = State::new(detector.config.detector);
+    let assessment = detect_in_place(detector, &mut state, state_bytes, value, timestamp_ms)?;
     Ok((state, assessment))
+}
+
+/// [`detect_value`] into a state the caller keeps (and reuses across a batch): decodes `state_bytes` into `state`,
+/// assesses the event, and leaves the new state there.
+pub fn detect_in_place(
+    detector: &Detector,
+    state: &mut State,
+    state_bytes: &[u8],
+    value: f64,
+    timestamp_ms: Option<i64>,
+) -> Result<Assessment, StateError> {
+    // State this kernel cannot read (damaged, or from a kernel that had a bug) is never a dead end for the key: it
+    // starts afresh, and the verdict says so (`stateReset`, ABI flag `FLAG_STATE_RESET`) so hosts count it. State from
+    // a newer kernel is refused instead: deploying that kernel reads it.
+    let reset = match state.decode_into(state_bytes, &detector.config) {
+        Ok(()) => None,
+        Err(StateError::Corrupt { reason }) => Some(reason),
+        Err(e) => return Err(e),
+    };
+    let mut assessment = assess_value(detector, state, value, timestamp_ms);
+    assessment.state_reset = reset;
+    Ok(assessment)
 }
 
 /// How many independent events the baseline is worth: all of them for zscore, the weights' effective sample
@@ -225,7 +300,7 @@ pub fn detect_value(
 fn effective_count(config: &Config, n: u64) -> f64 {
     let n = n as f64;
     match config.detector {
-        DetectorKind::Zscore => n,
+        DetectorKind::Zscore | DetectorKind::Adaptive => n,
         DetectorKind::Ewma => {
             let alpha = ewma_alpha(config);
             n.min((2.0 - alpha) / alpha)
@@ -239,19 +314,19 @@ fn ewma_alpha(config: &Config) -> f64 {
 
 fn learn_value(config: &Config, state: &mut State, y: f64) {
     match config.detector {
-        DetectorKind::Zscore => {
+        DetectorKind::Zscore | DetectorKind::Adaptive => {
             state.n += 1;
-            let d = y - state.mean;
+            let d = math::bounded_diff(y, state.mean);
             state.mean += d / state.n as f64;
-            state.spread += d * (y - state.mean);
+            state.spread = (state.spread + d * math::bounded_diff(y, state.mean)).min(1e307);
         }
         DetectorKind::Ewma => {
             // Equal weights until the half-life takes over, so the first events are not over-trusted.
             let alpha = ewma_alpha(config).max(1.0 / (state.n + 1) as f64);
-            let d = y - state.mean;
+            let d = math::bounded_diff(y, state.mean);
             let incr = alpha * d;
             state.mean += incr;
-            state.spread = (1.0 - alpha) * (state.spread + d * incr);
+            state.spread = ((1.0 - alpha) * (state.spread + d * incr)).min(1e307);
             state.n += 1;
         }
     }
@@ -299,6 +374,13 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
     let k = config.threshold_multiplier;
     let key_name = config.key_name();
     let (mean, sd, count) = a.baseline;
+    let typical = if a.log_scale {
+        math::exp_m1(mean).max(0.0)
+    } else if config.detector == DetectorKind::Adaptive {
+        mean
+    } else {
+        untransform(config, mean)
+    };
     let trigger = match (a.value_anomaly, a.velocity_anomaly) {
         (true, true) => Some(Trigger::Both),
         (true, false) => Some(Trigger::Value),
@@ -317,11 +399,19 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
             if a.value_anomaly {
                 let z = a.value_score.unwrap_or(0.0);
                 let side = if z >= 0.0 { "above" } else { "below" };
-                parts.push(format!(
-                    "{value_text} is {:.1}σ {side} {whose}'s baseline (expected {band_text} from {count} events, typical {})",
-                    z.abs(),
-                    fmt_num(untransform(config, mean))
-                ));
+                let typical = fmt_num(typical);
+                parts.push(match a.pattern {
+                    Some(Pattern::LevelShift) => format!(
+                        "{value_text}: {whose}'s level has shifted {side} its baseline (typical {typical}, expected {band_text}); reported once, the baseline now follows the new level"
+                    ),
+                    Some(Pattern::NewRange) => format!(
+                        "{value_text} is outside the whole range {whose} has shown in {count} events (expected {band_text}, typical {typical})"
+                    ),
+                    _ => format!(
+                        "{value_text} is {:.1}σ {side} {whose}'s baseline (expected {band_text} from {count} events, typical {typical})",
+                        z.abs()
+                    ),
+                });
             }
             if let (true, Some(v)) = (a.velocity_anomaly, &a.velocity) {
                 parts.push(format!(
@@ -345,6 +435,8 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
         status: a.status,
         severity,
         trigger,
+        pattern: if a.is_anomaly() { a.pattern } else { None },
+        state_reset: a.state_reset.clone(),
         key_field: key_name,
         key: event.key.clone(),
         event_id: event.event_id.clone(),
@@ -355,13 +447,7 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
         value_score: a.value_score,
         expected_low: a.band.map(|b| b.0),
         expected_high: a.band.map(|b| b.1),
-        baseline: Baseline {
-            mean,
-            stddev: sd,
-            count,
-            scale: if config.log_transform { "log1p" } else { "linear" }.into(),
-            typical: untransform(config, mean),
-        },
+        baseline: Baseline { mean, stddev: sd, count, scale: if a.log_scale { "log1p" } else { "linear" }.into(), typical },
         velocity: a.velocity.clone(),
         detector: detector_info(config),
         reason,
@@ -390,7 +476,7 @@ pub fn detector_info(config: &Config) -> DetectorInfo {
         direction: config.direction.as_str().into(),
         log_transform: config.log_transform,
         anomaly_update: config.anomaly_update.as_str().into(),
-        half_life_events: (config.detector == DetectorKind::Ewma).then_some(config.half_life_events),
+        half_life_events: (config.detector != DetectorKind::Zscore).then_some(config.half_life_events),
         velocity: config.velocity,
     }
 }

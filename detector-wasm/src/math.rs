@@ -13,6 +13,12 @@ pub fn exp_m1(x: f64) -> f64 {
     libm::expm1(x)
 }
 
+/// The largest difference the detectors square: `a - b` clamped to ±1e150, so no finite input can overflow a
+/// variance (a key whose values differ by more is scored as if they differed by 1e150).
+pub fn bounded_diff(a: f64, b: f64) -> f64 {
+    (a - b).clamp(-1e150, 1e150)
+}
+
 /// `2^x`.
 pub fn exp2(x: f64) -> f64 {
     libm::exp2(x)

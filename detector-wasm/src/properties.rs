@@ -18,6 +18,8 @@ pub const DEAD_LETTERS: &str = "dead_letters";
 pub const DETECTOR: &str = "detector";
 /// The job's own settings (`state_ttl_hours`, `parallelism` …).
 pub const JOB: &str = "job";
+/// SQL the job runs instead of its fixed pipeline (key `statement`; Flink 2.2: the `ANOMALY_DETECT` function).
+pub const SQL: &str = "sql";
 
 /// One group's keys and values, keys sorted.
 pub type PropertyMap = BTreeMap<String, String>;

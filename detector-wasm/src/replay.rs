@@ -13,7 +13,7 @@
 //! surviving traps) for `packager run`, [`InProcess`] (this crate's [`abi::Kernel`] driven through the same framing)
 //! for the playground. Both speak the ABI, so both give the same verdicts byte for byte.
 
-use crate::abi::{self, FLAG_ANOMALY, FLAG_LABEL_POSITIVE, FLAG_LABELED, FLAG_WARMUP};
+use crate::abi::{self, FLAG_ANOMALY, FLAG_LABEL_POSITIVE, FLAG_LABELED, FLAG_STATE_RESET, FLAG_WARMUP};
 use crate::config::Config;
 use crate::event::Event;
 pub use crate::score::{Class, Confusion};
@@ -120,6 +120,8 @@ pub struct Summary {
     pub keys: u64,
     pub anomalies: u64,
     pub warmup: u64,
+    /// Keys whose stored state could not be read and started afresh.
+    pub state_resets: u64,
     pub invalid: u64,
     pub kernel_traps: u64,
     /// Present when the input carried labels.
@@ -336,6 +338,9 @@ impl<B: Batches> Replay<B> {
                 let anomaly = flags & FLAG_ANOMALY != 0;
                 if anomaly {
                     self.summary.anomalies += 1;
+                }
+                if flags & FLAG_STATE_RESET != 0 {
+                    self.summary.state_resets += 1;
                 }
                 if flags & FLAG_WARMUP != 0 {
                     self.summary.warmup += 1;

@@ -21,16 +21,247 @@
 //! | 62     | u16      | reserved, 0                                                         |
 //! | 64     | i64 × 8  | ring of the latest event times, ms                                  |
 //!
-//! `STATE_SIZE` = 128 bytes per key. A newer kernel reads every older version (see [`State::decode`]); state written
-//! by a newer kernel than this one is refused rather than misread.
+//! That is format version 1, written for `zscore` and `ewma` ([`CLASSIC_STATE_SIZE`] = 128 bytes). The `adaptive`
+//! detector writes format version 2: the same 128-byte header (model 3; `mean` and `spread` hold the level and the
+//! variance of `ln(1 + value)`), followed by its extension:
+//!
+//! | offset | type      | field                                                                   |
+//! |-------:|-----------|-------------------------------------------------------------------------|
+//! | 128    | f64       | level (the value's own scale)                                           |
+//! | 136    | f64       | variance around the level                                               |
+//! | 144    | f64       | the previous value                                                      |
+//! | 152    | f64       | lowest value seen                                                       |
+//! | 160    | f64       | highest value seen                                                      |
+//! | 168    | f64 × 3   | typical absolute error of the level, the time-of-day profile, the previous value |
+//! | 192    | f64       | surprise record                                                         |
+//! | 200    | f64 × 2   | recent average surprise of the level and of the profile                 |
+//! | 216    | f64 × 2   | their records                                                           |
+//! | 232    | f64       | mean of ln(gap in seconds)                                               |
+//! | 240    | f64       | variance of ln(gap)                                                      |
+//! | 248    | i64       | start of the current run of far values, ms                              |
+//! | 256    | f64 × 4   | ring of the latest values                                               |
+//! | 288    | f64 × 4   | the same, as ln(1 + value)                                              |
+//! | 320    | u32       | events learned into the level since it was last re-baselined            |
+//! | 324    | u32       | gaps learned                                                            |
+//! | 328    | i8        | current run: +n / −n values far above / below the level                 |
+//! | 329    | u8        | next slot of the value ring                                             |
+//! | 330    | u8        | profile bins with enough visits                                         |
+//! | 331    | u8        | flags: 1 = every value so far was ≥ 0; 2, 4 = the sustained check of the level, the profile may alarm; 8 = this run of repeats was reported |
+//! | 332    | u16       | current run of exact repeats of the value                               |
+//! | 334    | u16       | the longest run of repeats before                                       |
+//! | 336    | f32 × 48  | time-of-day profile, half-hour bins (UTC)                               |
+//! | 528    | u8 × 48   | visits per bin (saturating)                                             |
+//!
+//! [`STATE_SIZE`] = 576 bytes, the most any detector writes. A newer kernel reads every older version (see
+//! [`State::decode`]), converting between detectors when the configuration changed; state written by a newer kernel
+//! than this one is refused rather than misread.
 
-use crate::config::{DetectorKind, VELOCITY_RING};
+use crate::config::{Config, DetectorKind, VELOCITY_RING};
 use std::fmt;
 
-/// The state format this kernel writes.
-pub const STATE_VERSION: u8 = 1;
-/// Bytes of state per key.
-pub const STATE_SIZE: usize = 128;
+/// The newest state format this kernel writes (version 1 for `zscore` and `ewma`, 2 for `adaptive`).
+pub const STATE_VERSION: u8 = 2;
+/// Bytes of state per key for `zscore` and `ewma` (format version 1).
+pub const CLASSIC_STATE_SIZE: usize = 128;
+/// Bytes of state per key for `adaptive` (format version 2): the most any detector writes.
+pub const STATE_SIZE: usize = 576;
+/// Half-hour bins of the `adaptive` time-of-day profile.
+pub const SEASON_BINS: usize = 48;
+
+/// The `adaptive` detector's part of a key's state (see the layout above and `detector::adaptive`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adaptive {
+    pub level: f64,
+    pub var: f64,
+    pub last: f64,
+    pub low: f64,
+    pub high: f64,
+    pub mae: [f64; 3],
+    pub record: f64,
+    pub sustained: [f64; 2],
+    pub sustained_record: [f64; 2],
+    pub gap_log_mean: f64,
+    pub gap_log_var: f64,
+    pub run_start_ms: i64,
+    pub recent: [f64; 4],
+    pub recent_log: [f64; 4],
+    pub level_count: u32,
+    pub gap_count: u32,
+    pub run: i8,
+    pub recent_next: u8,
+    pub bins_ready: u8,
+    pub all_nonnegative: bool,
+    /// Bit i set: the sustained check of model i (level, profile) may alarm.
+    pub sustained_armed: u8,
+    /// The current run of exact repeats of the value, the longest run before, and whether this run was reported.
+    pub repeats: u16,
+    pub repeat_record: u16,
+    pub flat_reported: bool,
+    pub bins: [f32; SEASON_BINS],
+    pub bin_visits: [u8; SEASON_BINS],
+}
+
+impl Default for Adaptive {
+    fn default() -> Self {
+        Adaptive {
+            level: 0.0,
+            var: 0.0,
+            last: 0.0,
+            low: 0.0,
+            high: 0.0,
+            mae: [0.0; 3],
+            record: 0.0,
+            sustained: [0.0; 2],
+            sustained_record: [0.0; 2],
+            gap_log_mean: 0.0,
+            gap_log_var: 0.0,
+            run_start_ms: 0,
+            recent: [0.0; 4],
+            recent_log: [0.0; 4],
+            level_count: 0,
+            gap_count: 0,
+            run: 0,
+            recent_next: 0,
+            bins_ready: 0,
+            all_nonnegative: true,
+            sustained_armed: 3,
+            repeats: 0,
+            repeat_record: 0,
+            flat_reported: false,
+            bins: [0.0; SEASON_BINS],
+            bin_visits: [0; SEASON_BINS],
+        }
+    }
+}
+
+impl Adaptive {
+    /// Appends the extension's [`STATE_SIZE`] − 128 bytes: written into one array and copied once (a push per field
+    /// costs several times the detection itself).
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        // One array, constant offsets (so no per-field bounds check), copied out once.
+        let mut b = [0u8; STATE_SIZE - 128];
+        macro_rules! put {
+            ($offset:expr, $value:expr) => {{
+                let bytes = $value.to_le_bytes();
+                b[$offset - 128..$offset - 128 + bytes.len()].copy_from_slice(&bytes);
+            }};
+        }
+        put!(128, self.level);
+        put!(136, self.var);
+        put!(144, self.last);
+        put!(152, self.low);
+        put!(160, self.high);
+        put!(168, self.mae[0]);
+        put!(176, self.mae[1]);
+        put!(184, self.mae[2]);
+        put!(192, self.record);
+        put!(200, self.sustained[0]);
+        put!(208, self.sustained[1]);
+        put!(216, self.sustained_record[0]);
+        put!(224, self.sustained_record[1]);
+        put!(232, self.gap_log_mean);
+        put!(240, self.gap_log_var);
+        put!(248, self.run_start_ms);
+        put!(256, self.recent[0]);
+        put!(264, self.recent[1]);
+        put!(272, self.recent[2]);
+        put!(280, self.recent[3]);
+        put!(288, self.recent_log[0]);
+        put!(296, self.recent_log[1]);
+        put!(304, self.recent_log[2]);
+        put!(312, self.recent_log[3]);
+        put!(320, self.level_count);
+        put!(324, self.gap_count);
+        put!(328, self.run);
+        put!(329, self.recent_next);
+        put!(330, self.bins_ready);
+        put!(331, self.all_nonnegative as u8 | self.sustained_armed << 1 | (self.flat_reported as u8) << 3);
+        put!(332, self.repeats);
+        put!(334, self.repeat_record);
+        for (dst, x) in b[336 - 128..528 - 128].chunks_exact_mut(4).zip(self.bins.iter()) {
+            dst.copy_from_slice(&x.to_le_bytes());
+        }
+        b[528 - 128..].copy_from_slice(&self.bin_visits);
+        out.extend_from_slice(&b);
+    }
+
+    fn decode_from(&mut self, b: &[u8; STATE_SIZE]) {
+        let f = |o: usize| f64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"));
+        let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes"));
+        self.level = f(128);
+        self.var = f(136);
+        self.last = f(144);
+        self.low = f(152);
+        self.high = f(160);
+        self.mae = [f(168), f(176), f(184)];
+        self.record = f(192);
+        self.sustained = [f(200), f(208)];
+        self.sustained_record = [f(216), f(224)];
+        self.gap_log_mean = f(232);
+        self.gap_log_var = f(240);
+        self.run_start_ms = i64::from_le_bytes(b[248..256].try_into().expect("8 bytes"));
+        self.recent = [f(256), f(264), f(272), f(280)];
+        self.recent_log = [f(288), f(296), f(304), f(312)];
+        self.level_count = u32_at(320);
+        self.gap_count = u32_at(324);
+        self.run = b[328] as i8;
+        self.recent_next = b[329];
+        self.bins_ready = b[330];
+        self.all_nonnegative = b[331] & 1 != 0;
+        self.sustained_armed = (b[331] >> 1) & 3;
+        self.flat_reported = b[331] & 8 != 0;
+        self.repeats = u16::from_le_bytes(b[332..334].try_into().expect("2 bytes"));
+        self.repeat_record = u16::from_le_bytes(b[334..336].try_into().expect("2 bytes"));
+        for (bin, src) in self.bins.iter_mut().zip(b[336..528].chunks_exact(4)) {
+            *bin = f32::from_le_bytes(src.try_into().expect("4 bytes"));
+        }
+        self.bin_visits.copy_from_slice(&b[528..528 + SEASON_BINS]);
+    }
+
+    /// Whether every field is one this kernel could have written. Branch-free: `x * 0` is 0 for every finite `x` and
+    /// NaN otherwise, so one sum says whether all are finite (this runs for every event).
+    fn is_sane(&self) -> bool {
+        let (m, s, r, q, l) = (&self.mae, &self.sustained, &self.sustained_record, &self.recent, &self.recent_log);
+        let floats = [
+            self.level,
+            self.var,
+            self.last,
+            self.low,
+            self.high,
+            self.record,
+            self.gap_log_mean,
+            self.gap_log_var,
+            m[0],
+            m[1],
+            m[2],
+            s[0],
+            s[1],
+            r[0],
+            r[1],
+            q[0],
+            q[1],
+            q[2],
+            q[3],
+            l[0],
+            l[1],
+            l[2],
+            l[3],
+        ];
+        let zero: f64 = floats.iter().map(|x| x * 0.0).sum();
+        let zero32: f32 = self.bins.iter().map(|x| x * 0.0).sum();
+        zero == 0.0
+            && zero32 == 0.0
+            && self.var >= 0.0
+            && self.gap_log_var >= 0.0
+            && m[0] >= 0.0
+            && m[1] >= 0.0
+            && m[2] >= 0.0
+            && self.record >= 0.0
+            && self.low <= self.high
+            && self.recent_next < 4
+            && self.bins_ready as usize <= SEASON_BINS
+    }
+}
 
 /// One key's baseline.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +279,15 @@ pub struct State {
     pub ring_len: u8,
     pub ring_next: u8,
     pub ring: [i64; VELOCITY_RING],
+    /// The `adaptive` detector's extension (default for `zscore` and `ewma`).
+    pub adaptive: Adaptive,
+}
+
+impl Default for State {
+    /// A key with no history under the default detector.
+    fn default() -> State {
+        State::new(DetectorKind::Adaptive)
+    }
 }
 
 /// State bytes this kernel cannot use.
@@ -87,84 +327,129 @@ impl State {
             ring_len: 0,
             ring_next: 0,
             ring: [0; VELOCITY_RING],
+            adaptive: Adaptive::default(),
         }
     }
 
-    /// Reads stored bytes (empty = a new key) and converts them to `model`, keeping the baseline when the detector
-    /// was changed between deployments.
-    pub fn decode(bytes: &[u8], model: DetectorKind) -> Result<State, StateError> {
+    /// Reads stored bytes (empty = a new key) and converts them to the configured detector, keeping the baseline when
+    /// the detector was changed between deployments.
+    pub fn decode(bytes: &[u8], config: &Config) -> Result<State, StateError> {
+        let mut state = State::new(config.detector);
+        state.decode_into(bytes, config)?;
+        Ok(state)
+    }
+
+    /// [`State::decode`] into this state, in place (hosts reuse one state for a whole batch instead of moving ~700
+    /// bytes around per event). On an error, `self` is left as a fresh state of the configured detector.
+    pub fn decode_into(&mut self, bytes: &[u8], config: &Config) -> Result<(), StateError> {
+        let model = config.detector;
+        self.reset(model);
         if bytes.is_empty() {
-            return Ok(State::new(model));
+            return Ok(());
         }
         let version = bytes[0];
         if version > STATE_VERSION {
             return Err(StateError::Newer { version });
         }
-        // Version 1 is the first format. An older version would be migrated here, one arm per version.
-        if version != 1 {
-            return Err(StateError::Corrupt { reason: format!("unknown format version {version}") });
-        }
-        if bytes.len() != STATE_SIZE {
-            return Err(StateError::Corrupt { reason: format!("{} bytes, expected {STATE_SIZE}", bytes.len()) });
-        }
-        let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
-        let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-        let f64_at = |o: usize| f64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-        let stored_model = match bytes[1] {
-            1 => DetectorKind::Zscore,
-            2 => DetectorKind::Ewma,
-            other => {
-                return Err(StateError::Corrupt { reason: format!("unknown value model {other}") });
-            }
+        let (expected_size, models): (usize, &[(u8, DetectorKind)]) = match version {
+            1 => (CLASSIC_STATE_SIZE, &[(1, DetectorKind::Zscore), (2, DetectorKind::Ewma)]),
+            2 => (STATE_SIZE, &[(3, DetectorKind::Adaptive)]),
+            other => return Err(StateError::Corrupt { reason: format!("unknown format version {other}") }),
         };
-        let mut ring = [0i64; VELOCITY_RING];
-        for (i, slot) in ring.iter_mut().enumerate() {
+        if bytes.len() != expected_size {
+            return Err(StateError::Corrupt { reason: format!("{} bytes, expected {expected_size} for format {version}", bytes.len()) });
+        }
+        // Fixed-size views: the offsets below are then checked at compile time, not per field.
+        let header: &[u8; CLASSIC_STATE_SIZE] = bytes[..CLASSIC_STATE_SIZE].try_into().expect("length checked above");
+        let u32_at = |o: usize| u32::from_le_bytes(header[o..o + 4].try_into().expect("4 bytes"));
+        let u64_at = |o: usize| u64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
+        let f64_at = |o: usize| f64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
+        let Some(&(_, stored_model)) = models.iter().find(|(code, _)| *code == bytes[1]) else {
+            return Err(StateError::Corrupt { reason: format!("unknown value model {} for format {version}", bytes[1]) });
+        };
+        for (i, slot) in self.ring.iter_mut().enumerate() {
             *slot = u64_at(64 + 8 * i) as i64;
         }
-        let state = State {
-            model: stored_model,
-            consecutive_anomalies: u32_at(4),
-            n: u64_at(8),
-            seen: u64_at(16),
-            mean: f64_at(24),
-            spread: f64_at(32),
-            last_ts_ms: u64_at(40) as i64,
-            gap_mean_secs: f64_at(48),
-            gaps: u32_at(56),
-            ring_len: bytes[60],
-            ring_next: bytes[61],
-            ring,
-        };
-        if !(state.mean.is_finite() && state.spread.is_finite() && state.spread >= 0.0 && state.gap_mean_secs.is_finite())
-            || state.ring_len as usize > VELOCITY_RING
-            || state.ring_next as usize >= VELOCITY_RING
+        self.model = stored_model;
+        self.consecutive_anomalies = u32_at(4);
+        self.n = u64_at(8);
+        self.seen = u64_at(16);
+        self.mean = f64_at(24);
+        self.spread = f64_at(32);
+        self.last_ts_ms = u64_at(40) as i64;
+        self.gap_mean_secs = f64_at(48);
+        self.gaps = u32_at(56);
+        self.ring_len = bytes[60];
+        self.ring_next = bytes[61];
+        if let Ok(full) = <&[u8; STATE_SIZE]>::try_from(bytes) {
+            self.adaptive.decode_from(full);
+        }
+        if !(self.mean.is_finite() && self.spread.is_finite() && self.spread >= 0.0 && self.gap_mean_secs.is_finite())
+            || self.ring_len as usize > VELOCITY_RING
+            || self.ring_next as usize >= VELOCITY_RING
+            || (version == 2 && !self.adaptive.is_sane())
         {
+            self.reset(model);
             return Err(StateError::Corrupt { reason: "fields out of range".into() });
         }
-        Ok(state.into_model(model))
+        if self.model != model {
+            self.convert(config);
+        }
+        Ok(())
     }
 
-    /// Appends the [`STATE_SIZE`] bytes of this state to `out`.
+    /// Makes this a key with no history, scored by `model`, in place.
+    fn reset(&mut self, model: DetectorKind) {
+        self.model = model;
+        self.consecutive_anomalies = 0;
+        self.n = 0;
+        self.seen = 0;
+        self.mean = 0.0;
+        self.spread = 0.0;
+        self.last_ts_ms = i64::MIN;
+        self.gap_mean_secs = 0.0;
+        self.gaps = 0;
+        self.ring_len = 0;
+        self.ring_next = 0;
+        self.ring = [0; VELOCITY_RING];
+        if model == DetectorKind::Adaptive {
+            self.adaptive = Adaptive::default();
+        }
+    }
+
+    /// The number of bytes [`State::encode_into`] writes.
+    pub fn encoded_len(&self) -> usize {
+        if self.model == DetectorKind::Adaptive { STATE_SIZE } else { CLASSIC_STATE_SIZE }
+    }
+
+    /// Appends this state's bytes to `out`: [`CLASSIC_STATE_SIZE`] for `zscore` and `ewma`, [`STATE_SIZE`] for
+    /// `adaptive`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        out.push(STATE_VERSION);
-        out.push(match self.model {
-            DetectorKind::Zscore => 1,
-            DetectorKind::Ewma => 2,
-        });
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&self.consecutive_anomalies.to_le_bytes());
-        out.extend_from_slice(&self.n.to_le_bytes());
-        out.extend_from_slice(&self.seen.to_le_bytes());
-        out.extend_from_slice(&self.mean.to_le_bytes());
-        out.extend_from_slice(&self.spread.to_le_bytes());
-        out.extend_from_slice(&self.last_ts_ms.to_le_bytes());
-        out.extend_from_slice(&self.gap_mean_secs.to_le_bytes());
-        out.extend_from_slice(&self.gaps.to_le_bytes());
-        out.push(self.ring_len);
-        out.push(self.ring_next);
-        out.extend_from_slice(&0u16.to_le_bytes());
-        for t in self.ring {
-            out.extend_from_slice(&t.to_le_bytes());
+        let (version, model) = match self.model {
+            DetectorKind::Zscore => (1, 1),
+            DetectorKind::Ewma => (1, 2),
+            DetectorKind::Adaptive => (2, 3),
+        };
+        let mut b = [0u8; CLASSIC_STATE_SIZE];
+        b[0] = version;
+        b[1] = model;
+        b[4..8].copy_from_slice(&self.consecutive_anomalies.to_le_bytes());
+        b[8..16].copy_from_slice(&self.n.to_le_bytes());
+        b[16..24].copy_from_slice(&self.seen.to_le_bytes());
+        b[24..32].copy_from_slice(&self.mean.to_le_bytes());
+        b[32..40].copy_from_slice(&self.spread.to_le_bytes());
+        b[40..48].copy_from_slice(&self.last_ts_ms.to_le_bytes());
+        b[48..56].copy_from_slice(&self.gap_mean_secs.to_le_bytes());
+        b[56..60].copy_from_slice(&self.gaps.to_le_bytes());
+        b[60] = self.ring_len;
+        b[61] = self.ring_next;
+        for (i, t) in self.ring.iter().enumerate() {
+            b[64 + 8 * i..72 + 8 * i].copy_from_slice(&t.to_le_bytes());
+        }
+        out.reserve(self.encoded_len());
+        out.extend_from_slice(&b);
+        if self.model == DetectorKind::Adaptive {
+            self.adaptive.encode_into(out);
         }
     }
 
@@ -175,33 +460,50 @@ impl State {
         out
     }
 
-    /// The sample variance of the value baseline (0 until two events are learned).
+    /// The sample variance of the value baseline (0 until two events are learned); for `adaptive`, of `ln(1 + value)`.
     pub fn variance(&self) -> f64 {
         match self.model {
             DetectorKind::Zscore if self.n >= 2 => self.spread / (self.n - 1) as f64,
             DetectorKind::Zscore => 0.0,
-            DetectorKind::Ewma => self.spread,
+            DetectorKind::Ewma | DetectorKind::Adaptive => self.spread,
         }
     }
 
     /// Re-expresses the baseline for another value model, so switching detectors keeps what each key has learned.
-    fn into_model(mut self, model: DetectorKind) -> State {
+    fn convert(&mut self, config: &Config) {
+        let model = config.detector;
         if self.model == model {
-            return self;
+            return;
         }
         let variance = self.variance();
+        if self.model == DetectorKind::Adaptive && !config.log_transform {
+            // The classic detectors without a log scale continue from the adaptive level in the value's own scale.
+            self.mean = self.adaptive.level;
+            self.spread = self.adaptive.var;
+            self.model = DetectorKind::Ewma;
+            return self.convert(config);
+        }
         self.spread = match model {
             DetectorKind::Zscore => variance * self.n.saturating_sub(1) as f64,
-            DetectorKind::Ewma => variance,
+            DetectorKind::Ewma | DetectorKind::Adaptive => variance,
         };
+        if model == DetectorKind::Adaptive {
+            self.model = model;
+            crate::detector::adaptive::migrate(config, self, variance);
+            return;
+        }
+        self.adaptive = Adaptive::default();
         self.model = model;
-        self
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cfg(detector: DetectorKind) -> Config {
+        Config { detector, ..Config::default() }
+    }
 
     fn sample() -> State {
         let mut s = State::new(DetectorKind::Zscore);
@@ -223,19 +525,22 @@ mod tests {
     fn state_is_fixed_size_and_round_trips() {
         let s = sample();
         let bytes = s.encode();
-        assert_eq!(bytes.len(), STATE_SIZE);
-        assert_eq!(State::decode(&bytes, DetectorKind::Zscore).unwrap(), s);
-        assert_eq!(State::decode(&State::new(DetectorKind::Ewma).encode(), DetectorKind::Ewma).unwrap(), State::new(DetectorKind::Ewma));
+        assert_eq!(bytes.len(), CLASSIC_STATE_SIZE);
+        assert_eq!(State::decode(&bytes, &cfg(DetectorKind::Zscore)).unwrap(), s);
+        assert_eq!(
+            State::decode(&State::new(DetectorKind::Ewma).encode(), &cfg(DetectorKind::Ewma)).unwrap(),
+            State::new(DetectorKind::Ewma)
+        );
     }
 
     #[test]
     fn switching_detectors_keeps_mean_and_variance() {
         let s = sample();
-        let e = State::decode(&s.encode(), DetectorKind::Ewma).unwrap();
+        let e = State::decode(&s.encode(), &cfg(DetectorKind::Ewma)).unwrap();
         assert_eq!(e.model, DetectorKind::Ewma);
         assert_eq!(e.mean, s.mean);
         assert!((e.variance() - s.variance()).abs() < 1e-12);
-        let back = State::decode(&e.encode(), DetectorKind::Zscore).unwrap();
+        let back = State::decode(&e.encode(), &cfg(DetectorKind::Zscore)).unwrap();
         assert!((back.variance() - s.variance()).abs() < 1e-12);
     }
 
@@ -243,12 +548,12 @@ mod tests {
     fn newer_and_corrupt_state_is_refused_with_a_reason() {
         let mut bytes = sample().encode();
         bytes[0] = STATE_VERSION + 1;
-        let e = State::decode(&bytes, DetectorKind::Zscore).unwrap_err();
+        let e = State::decode(&bytes, &cfg(DetectorKind::Zscore)).unwrap_err();
         assert!(matches!(e, StateError::Newer { .. }));
         assert!(e.to_string().contains("newer than this kernel"), "{e}");
-        assert!(matches!(State::decode(&[1, 1, 0], DetectorKind::Zscore), Err(StateError::Corrupt { .. })));
+        assert!(matches!(State::decode(&[1, 1, 0], &cfg(DetectorKind::Zscore)), Err(StateError::Corrupt { .. })));
         let mut bytes = sample().encode();
         bytes[24..32].copy_from_slice(&f64::NAN.to_le_bytes());
-        assert!(matches!(State::decode(&bytes, DetectorKind::Zscore), Err(StateError::Corrupt { .. })));
+        assert!(matches!(State::decode(&bytes, &cfg(DetectorKind::Zscore)), Err(StateError::Corrupt { .. })));
     }
 }

@@ -90,6 +90,36 @@ pub enum Trigger {
     Both,
 }
 
+/// What kind of departure an anomaly is (the `adaptive` detector says; `zscore` and `ewma` leave it out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pattern {
+    /// One value far from what the key's history predicts.
+    Spike,
+    /// The key's level (or its daily pattern, or its variability) changed and stayed changed: reported once, then
+    /// the baseline follows the new level.
+    LevelShift,
+    /// A value outside the whole range the key has shown.
+    NewRange,
+    /// A regularly sampled key stuck at one value (exact repeats it almost never shows).
+    Flatline,
+    /// Too many events in the burst window (the velocity check).
+    Burst,
+}
+
+impl Pattern {
+    /// The snake_case name, as written in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::Spike => "spike",
+            Pattern::LevelShift => "level_shift",
+            Pattern::NewRange => "new_range",
+            Pattern::Flatline => "flatline",
+            Pattern::Burst => "burst",
+        }
+    }
+}
+
 /// The key's baseline before this event was learned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -158,6 +188,12 @@ pub struct Verdict {
     pub severity: Option<Severity>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub trigger: Option<Trigger>,
+    /// What kind of departure (`adaptive` only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pattern: Option<Pattern>,
+    /// Present when the key's stored state could not be read: why. The key started afresh with this event.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub state_reset: Option<String>,
     /// The field holding the key (`userId`) and the key's value.
     pub key_field: String,
     pub key: String,
@@ -167,8 +203,9 @@ pub struct Verdict {
     /// The field scored (`amount`) and its value.
     pub value_field: String,
     pub value: f64,
-    /// How unusual the event is, in equivalent normal deviations (comparable with `thresholdMultiplier`);
-    /// `null` during warm-up.
+    /// How unusual the event is, comparable with `thresholdMultiplier` (larger = more anomalous; an anomaly from
+    /// above it): for `zscore` and `ewma` in equivalent normal deviations, for `adaptive` 3 × the evidence relative to
+    /// its default alarm line. `null` during warm-up.
     pub score: Option<f64>,
     /// The value's signed deviation from the mean, in baseline standard deviations; `null` during warm-up.
     pub value_score: Option<f64>,

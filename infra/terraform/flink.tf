@@ -55,7 +55,7 @@ resource "aws_kinesisanalyticsv2_application" "detector" {
 
   name                   = local.flink_application_name
   description            = "Anomaly detection: WebAssembly kernel per key over ${aws_kinesis_stream.this["input"].name}"
-  runtime_environment    = "FLINK-1_20"
+  runtime_environment    = var.flink_runtime
   service_execution_role = aws_iam_role.flink.arn
   # false leaves the run state to `packager deploy` (the provider only acts when this value changes).
   start_application = var.flink_start_application

@@ -13,6 +13,19 @@ locals {
   dead_letters_stream_name = aws_kinesis_stream.this["dead_letters"].name
 
   widget_defaults = { region = local.region, period = 60 }
+
+  # Flink 2.2 removes fullRestarts and deprecates uptime/downtime: there the job's health is how long it has been
+  # RUNNING (runningTime) and how often it restarted (numRestarts, a running total); 1.20 has uptime/downtime.
+  flink_2 = !startswith(var.flink_runtime, "FLINK-1_")
+  flink_health_metrics = local.flink_2 ? {
+    title = "Flink: running time (ms) and restarts"
+    left  = "runningTime"
+    right = "numRestarts"
+    } : {
+    title = "Flink: uptime and downtime (ms)"
+    left  = "uptime"
+    right = "downtime"
+  }
 }
 
 resource "aws_cloudwatch_dashboard" "main" {
@@ -63,11 +76,11 @@ resource "aws_cloudwatch_dashboard" "main" {
       {
         type = "metric", x = 0, y = 8, width = 8, height = 6
         properties = merge(local.widget_defaults, {
-          title = "Flink: uptime and downtime (ms)"
+          title = local.flink_health_metrics.title
           stat  = "Maximum"
           metrics = [
-            ["AWS/KinesisAnalytics", "uptime", "Application", local.flink_application_name],
-            ["AWS/KinesisAnalytics", "downtime", "Application", local.flink_application_name, { yAxis = "right" }],
+            ["AWS/KinesisAnalytics", local.flink_health_metrics.left, "Application", local.flink_application_name],
+            ["AWS/KinesisAnalytics", local.flink_health_metrics.right, "Application", local.flink_application_name, { yAxis = "right" }],
           ]
         })
       },
@@ -171,7 +184,10 @@ resource "aws_cloudwatch_metric_alarm" "anomaly_spike" {
   ok_actions         = local.alarm_actions
 }
 
+# FLINK-1_20: downtime > 0 means the job is restarting or failing.
 resource "aws_cloudwatch_metric_alarm" "flink_downtime" {
+  count = local.flink_2 ? 0 : 1
+
   alarm_name          = "${local.name_prefix}-flink-downtime"
   alarm_description   = "The Flink application ${local.flink_application_name} is restarting or failing (downtime > 0)."
   namespace           = "AWS/KinesisAnalytics"
@@ -188,6 +204,42 @@ resource "aws_cloudwatch_metric_alarm" "flink_downtime" {
   actions_enabled    = true
   alarm_actions      = local.alarm_actions
   ok_actions         = local.alarm_actions
+}
+
+# FLINK-2_2: downtime is deprecated and fullRestarts gone; numRestarts (restarts since the job was submitted) growing
+# from one minute to the next means the job restarted.
+resource "aws_cloudwatch_metric_alarm" "flink_restarts" {
+  count = local.flink_2 ? 1 : 0
+
+  alarm_name          = "${local.name_prefix}-flink-restarts"
+  alarm_description   = "The Flink application ${local.flink_application_name} restarted (numRestarts grew) in 2 of the last 3 minutes."
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  # A stopped application publishes nothing; stopping is a decision, not an incident.
+  treat_missing_data = "notBreaching"
+  actions_enabled    = true
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
+
+  metric_query {
+    id          = "restarts"
+    expression  = "DIFF(total)"
+    label       = "restarts per minute"
+    return_data = true
+  }
+
+  metric_query {
+    id = "total"
+    metric {
+      namespace   = "AWS/KinesisAnalytics"
+      metric_name = "numRestarts"
+      dimensions  = { Application = local.flink_application_name }
+      stat        = "Maximum"
+      period      = 60
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "input_iterator_age" {

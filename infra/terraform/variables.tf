@@ -99,6 +99,17 @@ variable "enable_flink_application" {
   default     = true
 }
 
+variable "flink_runtime" {
+  type        = string
+  description = "Managed Flink runtime of the application: FLINK-2_2 (Java 17, AWS's default for new applications) or FLINK-1_20 (Java 11). Must match the jar: `packager build --flink-version 2.2` or `1.20`. The dashboard and the restart alarm use the metrics this runtime publishes. FLINK-2_2 needs a hashicorp/aws provider that knows it (5.100 stops at FLINK-1_20)."
+  default     = "FLINK-2_2"
+
+  validation {
+    condition     = contains(["FLINK-2_2", "FLINK-1_20"], var.flink_runtime)
+    error_message = "flink_runtime must be FLINK-2_2 or FLINK-1_20 (the runtimes `packager build --flink-version` builds for)."
+  }
+}
+
 variable "flink_jar_path" {
   type        = string
   description = "Path of the job jar written by `packager build`; null means <repo>/target/packager/anomaly-detector.jar. Uploaded once, on first apply; later code goes through `packager deploy`."
@@ -186,7 +197,7 @@ variable "flink_start_application" {
 
 variable "anomaly_threshold_multiplier" {
   type        = number
-  description = "How many standard deviations (zscore) or smoothed deviations (ewma) from a key's baseline make an anomaly."
+  description = "The alarm line: how far from a key's baseline, in its own deviations (higher = fewer alerts), an event must be to be an anomaly."
   default     = 3.0
 
   validation {
@@ -197,19 +208,19 @@ variable "anomaly_threshold_multiplier" {
 
 variable "detector" {
   type        = string
-  description = "Detector the kernel runs per key: zscore (Welford mean/variance) or ewma (exponentially weighted)."
-  default     = "zscore"
+  description = "Detector the kernel runs per key: adaptive (the default: time-aware robust baselines, level shifts reported once, daily profile), zscore (Welford mean/variance) or ewma (exponentially weighted)."
+  default     = "adaptive"
 
   validation {
-    condition     = contains(["zscore", "ewma"], var.detector)
-    error_message = "detector must be zscore or ewma."
+    condition     = contains(["adaptive", "zscore", "ewma"], var.detector)
+    error_message = "detector must be adaptive, zscore or ewma."
   }
 }
 
 variable "min_events" {
   type        = number
   description = "Events a key must have seen before it can be flagged (warm-up of its baseline)."
-  default     = 10
+  default     = 3
 
   validation {
     condition     = var.min_events >= 1 && floor(var.min_events) == var.min_events

@@ -10,12 +10,16 @@ pub const OUT_DIR: &str = "target/packager";
 pub const JAR_NAME: &str = "anomaly-detector.jar";
 /// The job's entry point.
 pub const MAIN_CLASS: &str = "anomaly.job.AnomalyDetectionJob";
-/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`).
+/// Jar entry of the precompiled kernel (`anomaly.job.KernelSource`), for signal-based traps (the default).
 pub const KERNEL_ENTRY: &str = "kernel/kernel.cwasm";
+/// Jar entry of the same kernel precompiled for the engine without signal handlers (`job.signal_traps = false`).
+pub const KERNEL_NO_SIGNALS_ENTRY: &str = "kernel/kernel-no-signals.cwasm";
 /// Jar entry of the JNI library (`anomaly.job.NativeKernel`).
 pub const HOST_ENTRY: &str = "native/linux-x86_64/libanomaly_host.so";
 /// Where the manifest lives inside the jar.
 pub const MANIFEST_ENTRY: &str = "META-INF/anomaly-detector/build.json";
+/// The runtime of jars whose manifest predates `flinkRuntime`: packager built only for Flink 1.20 then.
+pub const LEGACY_RUNTIME: &str = "FLINK-1_20";
 
 /// The manifest. Field order is the JSON order; nothing in it depends on the time of the build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +31,8 @@ pub struct BuildManifest {
     pub abi_version: u32,
     /// Of the Flink distribution the job was compiled against.
     pub flink_version: String,
+    /// The Managed Flink runtime the jar is for (`FLINK-2_2`, `FLINK-1_20`); deploy refuses an application on another.
+    pub flink_runtime: String,
     pub wasmtime_version: String,
     /// `git rev-parse HEAD` of the project, `-dirty` when it had uncommitted changes; `unknown` outside git.
     pub git_revision: String,
@@ -45,6 +51,17 @@ pub struct ConnectorInfo {
     pub artifact: String,
     pub version: String,
     pub sha256: String,
+}
+
+/// The `flinkRuntime` a jar's manifest records (`LEGACY_RUNTIME` for older jars); `None` when the file is no jar
+/// with a manifest.
+pub fn runtime_of_jar(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).ok()?).ok()?;
+    let mut text = String::new();
+    archive.by_name(MANIFEST_ENTRY).ok()?.read_to_string(&mut text).ok()?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(manifest.get("flinkRuntime").and_then(|v| v.as_str()).unwrap_or(LEGACY_RUNTIME).to_string())
 }
 
 impl BuildManifest {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod deploy;
 pub mod digest;
 pub mod flink_home;
+pub mod flink_version;
 pub mod generate;
 pub mod output;
 pub mod project;

@@ -55,7 +55,8 @@ fn detail(status: ApplicationStatus) -> ApplicationDetail {
     ApplicationDetail::builder()
         .application_arn("arn:aws:kinesisanalytics:us-east-1:123456789012:application/app")
         .application_name("app")
-        .runtime_environment(RuntimeEnvironment::Flink120)
+        // The runtime of the settings' default (a jar built for Flink 2.2): deploy refuses an application on another.
+        .runtime_environment(RuntimeEnvironment::Flink22)
         .application_status(status)
         .application_version_id(1)
         .build()

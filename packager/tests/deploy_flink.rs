@@ -123,7 +123,7 @@ async fn a_missing_application_is_created_with_the_full_configuration_then_start
             let groups = config.environment_properties().unwrap().property_groups();
             let source = groups.iter().find(|g| g.property_group_id() == "source").unwrap().property_map();
             let flink = config.flink_application_configuration().unwrap();
-            r.runtime_environment() == Some(&RuntimeEnvironment::Flink120)
+            r.runtime_environment() == Some(&RuntimeEnvironment::Flink22)
                 && r.service_execution_role() == Some(ROLE)
                 && source.get("stream.arn").map(String::as_str) == Some(SOURCE)
                 && source.get("connector").map(String::as_str) == Some("kinesis")
@@ -178,6 +178,7 @@ async fn an_update_of_a_running_application_sends_only_the_changes_and_restores_
                 && c.environment_property_updates().is_some()
                 && c.flink_application_configuration_update().is_none()
                 && r.cloud_watch_logging_option_updates().is_empty()
+                && r.runtime_environment_update().is_none()
         })
         .then_output(|| {
             UpdateApplicationOutput::builder()
@@ -192,6 +193,51 @@ async fn an_update_of_a_running_application_sends_only_the_changes_and_restores_
     ];
     let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
     let plan = update_plan(&s);
+    let (status, version) = apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert_eq!((status.as_str(), version), ("RUNNING", 8));
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+}
+
+#[tokio::test]
+async fn a_new_application_is_created_on_the_runtime_its_jar_is_built_for() {
+    let s = Settings { runtime: "FLINK-1_20".into(), ..settings(false) };
+    let create = mock!(Client::create_application)
+        .match_requests(|r| r.runtime_environment() == Some(&RuntimeEnvironment::Flink120))
+        .then_output(|| {
+            CreateApplicationOutput::builder().application_detail(detail(ApplicationStatus::Ready, 1, RuntimeEnvironment::Flink120)).build()
+        });
+    let rules = [create, describe(ApplicationStatus::Ready, 1), describe(ApplicationStatus::Ready, 1)];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let plan = plan::decide(&s, ("a.jar", "x", 1), &code(NEW_KEY), true, None).unwrap();
+    apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+}
+
+#[tokio::test]
+async fn upgrade_runtime_updates_a_running_1_20_application_to_2_2_with_the_new_jar_from_its_snapshot() {
+    let s = Settings { upgrade_runtime: true, ..settings(false) };
+    let state = flink::AppState { runtime: "FLINK-1_20".into(), ..update_plan_state(&s) };
+    let plan = plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), false, Some(&state)).unwrap();
+    let update = mock!(Client::update_application)
+        .match_requests(|r| {
+            let restore =
+                r.run_configuration_update().and_then(|c| c.application_restore_configuration()).map(|c| c.application_restore_type());
+            r.runtime_environment_update() == Some(&RuntimeEnvironment::Flink22)
+                && restore == Some(&ApplicationRestoreType::RestoreFromLatestSnapshot)
+                && r.application_configuration_update()
+                    .and_then(|c| c.application_code_configuration_update())
+                    .and_then(|u| u.code_content_update())
+                    .and_then(|u| u.s3_content_location_update())
+                    .and_then(|u| u.file_key_update())
+                    == Some(NEW_KEY)
+        })
+        .then_output(|| {
+            UpdateApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::Updating, 8, RuntimeEnvironment::Flink22))
+                .build()
+        });
+    let rules = [update, describe(ApplicationStatus::Running, 8), describe(ApplicationStatus::Running, 8)];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
     let (status, version) = apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
     assert_eq!((status.as_str(), version), ("RUNNING", 8));
     assert!(rules.iter().all(|r| r.num_calls() == 1));
@@ -266,7 +312,7 @@ async fn an_update_still_updating_at_the_deadline_is_rolled_back_too() {
 async fn a_start_refused_for_the_applications_state_is_a_state_error() {
     let mut s = settings(true);
     s.start = true;
-    let state = flink::AppState { status: "READY".into(), version_id: 3, runtime: "FLINK-1_20".into(), ..update_plan_state(&s) };
+    let state = flink::AppState { status: "READY".into(), version_id: 3, ..update_plan_state(&s) };
     let plan = plan::decide(&s, ("a.jar", "x", 1), &code(OLD_KEY), true, Some(&state)).unwrap();
     assert_eq!(plan.app, AppAction::Unchanged { version_id: 3, status: "READY".into() });
     let refuse = mock!(Client::start_application).then_error(|| {
@@ -300,7 +346,7 @@ fn update_plan_state(s: &Settings) -> flink::AppState {
     flink::AppState {
         status: "RUNNING".into(),
         version_id: 7,
-        runtime: "FLINK-1_20".into(),
+        runtime: s.runtime.clone(),
         code: Some((BUCKET_ARN.into(), OLD_KEY.into())),
         property_groups: s.property_groups.clone(),
         parallelism: Some(1),

@@ -23,6 +23,7 @@ fn the_packager_readme_lists_exactly_the_manifest_fields() {
         kernel_sha256: String::new(),
         abi_version: 0,
         flink_version: String::new(),
+        flink_runtime: String::new(),
         wasmtime_version: String::new(),
         git_revision: String::new(),
         local: false,

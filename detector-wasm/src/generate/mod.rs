@@ -2,8 +2,11 @@
 //! and small): what `packager generate` and `packager send --generate` write and what the playground generates,
 //! compiled to WebAssembly there. One file per kind of stream, each with its `Options`, a `generate` function that
 //! hands out events in time order and `lines` for the whole stream as JSON lines:
-//! - [`transactions`]: card transactions of many users, with amount spikes, bursts and habit shifts.
+//! - [`transactions`]: card transactions of many users, with amount spikes, bursts and habit shifts;
+//! - [`metrics`]: system metrics of many hosts, sampled regularly, with spikes, dips, level shifts, drifts and
+//!   flat-lines.
 
+pub mod metrics;
 pub mod transactions;
 
 /// Why a stream stopped.

@@ -71,7 +71,7 @@ mod tests {
             detector: DetectorKind::Ewma,
             threshold_multiplier: 2.5,
             min_events: 20,
-            direction: Direction::Both,
+            direction: Direction::High,
             log_transform: false,
             allow_negative: true,
             half_life_events: 80.0,
@@ -96,7 +96,7 @@ mod tests {
         assert!(t.contains("anomaly_threshold_multiplier = 2.5\n"), "{t}");
         assert!(t.contains("detector                     = \"ewma\"\n"), "{t}");
         assert!(t.contains("min_events                   = 20\n"), "{t}");
-        assert!(t.contains("  direction        = \"both\"\n"), "{t}");
+        assert!(t.contains("  direction        = \"high\"\n"), "{t}");
         assert!(t.contains("  half_life_events = \"80.0\"\n"), "{t}");
         assert!(t.contains("  log_transform    = \"false\"\n"), "{t}");
         assert!(!t.contains("  threshold_multiplier"), "own variables are not repeated in detector_properties: {t}");

@@ -192,7 +192,7 @@ fn add(out: &mut Replayed, key_index: &mut HashMap<Vec<u8>, u32>, detector: &Det
     if item.outcome.is_anomaly() {
         key_info.anomalies += 1;
     }
-    let band = detector.expected_band(prior_state);
+    let band = detector.expected_band(prior_state, blob.value, blob.timestamp_ms);
     let cols = &mut out.events;
     cols.line.push(item.line);
     cols.key.push(index);

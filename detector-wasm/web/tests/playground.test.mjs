@@ -108,7 +108,7 @@ test("exported settings deploy the same detector: packager.toml reproduces the c
   assert.match(toml, /^detector = "ewma"$/m);
   assert.match(tfvars, /^anomaly_threshold_multiplier = 2\.5$/m);
   assert.match(tfvars, /^detector +?= "ewma"$/m);
-  assert.match(tfvars, /^min_events +?= 10$/m);
+  assert.match(tfvars, /^min_events +?= 3$/m);
   const dir = mkdtempSync(path.join(tmpdir(), "playground-"));
   const config = path.join(dir, "packager.toml");
   writeFileSync(config, toml);

@@ -91,6 +91,8 @@ pub(crate) mod tests {
             status: Status::Anomaly,
             severity: Some(severity),
             trigger: Some(Trigger::Value),
+            pattern: None,
+            state_reset: None,
             key_field: "userId".into(),
             key: key.into(),
             event_id: event_id.into(),

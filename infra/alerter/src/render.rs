@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::decode::Anomaly;
-use detector_wasm::verdict::{AttributeValue, Trigger};
+use detector_wasm::verdict::{AttributeValue, Pattern, Trigger};
 use std::fmt::Write;
 
 /// SNS subjects: at most 100 printable ASCII characters, no line breaks.
@@ -134,6 +134,16 @@ fn body(anomaly: &Anomaly, config: &Config) -> String {
         Trigger::Both => "both (value outside its band, and a burst of events)",
     };
     let _ = writeln!(b, "Trigger:    {trigger}");
+    if let Some(pattern) = v.pattern {
+        let what = match pattern {
+            Pattern::Spike => "spike (one value far from the key's history)",
+            Pattern::LevelShift => "level shift (reported once; the baseline now follows the new level)",
+            Pattern::NewRange => "new range (outside every value the key has shown)",
+            Pattern::Flatline => "flat line (stuck at one value)",
+            Pattern::Burst => "burst (too many events in the window)",
+        };
+        let _ = writeln!(b, "Pattern:    {what}");
+    }
     // The kernel fills `velocity` for every event when its velocity check is on; for a value anomaly the event
     // count (often 1) is noise next to the band, so the line is shown only when the burst is part of the alert.
     if let (Some(burst), Trigger::Velocity | Trigger::Both) = (&v.velocity, anomaly.trigger) {
@@ -328,6 +338,15 @@ mod tests {
         with_velocity.velocity = Some(burst());
         let body = render(&anomaly(with_velocity), &config()).message;
         assert!(!body.contains("Burst:"), "{body}");
+        assert!(!body.contains("Pattern:"), "zscore verdicts carry no pattern: {body}");
+    }
+
+    #[test]
+    fn body_names_the_pattern_the_adaptive_detector_reports() {
+        let mut v = verdict("user-42", "txn-1", Severity::High);
+        v.pattern = Some(Pattern::LevelShift);
+        let body = render(&anomaly(v), &config()).message;
+        assert!(body.contains("Pattern:    level shift (reported once; the baseline now follows the new level)\n"), "{body}");
     }
 
     #[test]

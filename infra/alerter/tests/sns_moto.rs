@@ -102,7 +102,7 @@ async fn fixture_batch_publishes_each_distinct_anomaly_once_and_reports_only_the
     }
     let subjects: Vec<&str> = envelopes.iter().map(|e| e["Subject"].as_str().unwrap()).collect();
     assert!(subjects.iter().any(|s| s.starts_with("[HIGH] frauddet-prod: userId user-0042 amount 4999.00 outside ")), "{subjects:?}");
-    assert!(subjects.iter().any(|s| s.starts_with("[MEDIUM] frauddet-prod: userId user-0077 burst of 5 events")), "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.starts_with("[LOW] frauddet-prod: userId user-0077 burst of 5 events")), "{subjects:?}");
 }
 
 #[tokio::test]

@@ -2,13 +2,19 @@
 //! batches. Every variant does the same work per event — parse the raw JSON, look up the key's state, detect, keep
 //! the new state — so the ratios are the price of the sandbox and of the call, nothing else.
 //!
-//! `cargo bench -p anomaly-host --bench kernel` (results and the machine in benchmarks/README.md).
+//! `cargo bench -p anomaly-host --bench kernel` (results and the machine in benchmarks/README.md). The WebAssembly
+//! variants run the `.cwasm` exactly as `packager build` ships it (precompiled for baseline x86-64, loaded into the
+//! runtime engine): `wasm/…` with signal-based traps (the default), `wasm-no-signals/…` on the engine without signal
+//! handlers (`job.signal_traps = false`).
+//!
+//! `KERNEL_BENCH_ONCE=VARIANT cargo bench -p anomaly-host --bench kernel` replays the stream through one variant once
+//! and exits, for instruction counts under `valgrind --tool=callgrind` (steady under load, unlike times).
 
 // Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
 #![allow(clippy::unwrap_used)]
 
-use anomaly_host::KernelModule;
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use anomaly_host::{KernelModule, Traps, engine};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use detector_wasm::abi;
 use detector_wasm::wire;
 use detector_wasm::{Config, Detector};
@@ -132,9 +138,31 @@ fn native_kernel() -> abi::Kernel {
     k
 }
 
+/// The kernel as shipped for `traps`: precompiled for Managed Flink's target, loaded into the runtime engine.
+fn shipped_module(traps: Traps) -> KernelModule {
+    let cwasm = engine::precompile(kernel_wasm::WASM, traps).unwrap();
+    // SAFETY: produced just above by engine::precompile.
+    unsafe { KernelModule::from_cwasm(&cwasm, traps) }.unwrap()
+}
+
+/// `KERNEL_BENCH_ONCE=VARIANT`: one replay of `native/batch-N`, `wasm/batch-N` or `wasm-no-signals/batch-N`.
+fn once(variant: &str) {
+    let events = events();
+    let (kind, batch) = variant.split_once("/batch-").expect("VARIANT is KIND/batch-N");
+    let batch: usize = batch.parse().expect("N is a number");
+    let mut kernel: Box<dyn Calls> = match kind {
+        "native" => Box::new(native_kernel()),
+        "wasm" => Box::new(shipped_module(Traps::Signals).instantiate(CONFIG.as_bytes()).unwrap()),
+        "wasm-no-signals" => Box::new(shipped_module(Traps::Explicit).instantiate(CONFIG.as_bytes()).unwrap()),
+        other => panic!("unknown variant kind {other}"),
+    };
+    let anomalies = replay(kernel.as_mut(), &events, batch, &mut HashMap::new());
+    println!("{variant}: {} events, {anomalies} anomalies", events.len());
+}
+
 fn bench(c: &mut Criterion) {
     let events = events();
-    let module = KernelModule::from_wasm(kernel_wasm::WASM).unwrap();
+    let modules = [("wasm", shipped_module(Traps::Signals)), ("wasm-no-signals", shipped_module(Traps::Explicit))];
     let detector = Detector::new(Config::from_json(CONFIG.as_bytes()).unwrap());
 
     let mut group = c.benchmark_group("kernel");
@@ -149,13 +177,24 @@ fn bench(c: &mut Criterion) {
             let mut kernel = native_kernel();
             b.iter_batched_ref(HashMap::new, |states| replay(&mut kernel, &events, batch, states), BatchSize::LargeInput)
         });
-        group.bench_function(format!("wasm/batch-{batch}"), |b| {
-            let mut kernel = module.instantiate(CONFIG.as_bytes()).unwrap();
-            b.iter_batched_ref(HashMap::new, |states| replay(&mut kernel, &events, batch, states), BatchSize::LargeInput)
-        });
+        for (name, module) in &modules {
+            group.bench_function(format!("{name}/batch-{batch}"), |b| {
+                let mut kernel = module.instantiate(CONFIG.as_bytes()).unwrap();
+                b.iter_batched_ref(HashMap::new, |states| replay(&mut kernel, &events, batch, states), BatchSize::LargeInput)
+            });
+        }
     }
     group.finish();
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    match std::env::var("KERNEL_BENCH_ONCE") {
+        Ok(variant) => once(&variant),
+        Err(_) => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}

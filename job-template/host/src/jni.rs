@@ -12,6 +12,12 @@
 //!   compares `SLOT_EPOCH` with the epoch it last saw and, when it changed, re-reads the slots and re-fetches the
 //!   memory view. A view that outlives its epoch may point at unmapped memory: it must never be used again.
 //!
+//! # Loading
+//! `JNI_OnLoad` pins this library copy: once loaded it is never unmapped, not even when the JVM unloads it with its
+//! classloader, because the signal handlers the kernel's engine installs (and the thread-exit hooks wasmtime
+//! registers) point into it. Each classloader loads its own copy (see `NativeKernel.loadLibrary`), so each leaks one
+//! copy (~1.5 MB) when it is collected. A kernel with signal-based traps is refused if pinning failed.
+//!
 //! # Failures
 //! A trap is survived here: the [`Runner`] retries the batch on a fresh instance and turns the record that traps into a
 //! `kernel`-stage dead letter inside the answer. Everything else (a kernel that refuses its config, an ABI or engine
@@ -27,6 +33,7 @@ use ::jni::sys::{JNIEnv, jboolean, jbyteArray, jclass, jint, jlong, jobject};
 use detector_wasm::verdict::DeadLetter;
 use detector_wasm::wire::{self, read_batch};
 
+use crate::engine::Traps;
 use crate::kernel::{KernelError, KernelModule, Runner};
 
 /// Bumped whenever Java must re-read the slots below and re-fetch its memory view.
@@ -86,13 +93,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// Loads a precompiled kernel and configures an instance.
+    /// Loads a kernel precompiled for `traps` and configures an instance.
     ///
     /// # Safety
     /// `cwasm` must be a trusted `.cwasm` from `engine::precompile` (see [`KernelModule::from_cwasm`]).
-    pub unsafe fn new(cwasm: &[u8], config_json: &[u8]) -> Result<Session, KernelError> {
+    pub unsafe fn new(cwasm: &[u8], config_json: &[u8], traps: Traps) -> Result<Session, KernelError> {
         // SAFETY: forwarded to the caller.
-        let module = unsafe { KernelModule::from_cwasm(cwasm) }?;
+        let module = unsafe { KernelModule::from_cwasm(cwasm, traps) }?;
         let runner = Runner::new(module.instantiate(config_json)?);
         let mut session =
             Session { runner, control: Box::new([0; CONTROL_SLOTS]), published: Layout::default(), input: (0, 0), earlier_traps: 0 };
@@ -370,25 +377,70 @@ fn session<'a>(handle: jlong) -> Result<&'a mut Session, Failure> {
     Ok(unsafe { &mut *(handle as *mut Session) })
 }
 
-/// `static native long create(byte[] cwasm, byte[] configJson)`.
+/// `static native long create(byte[] cwasm, byte[] configJson, boolean signalTraps)`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_anomaly_job_NativeKernel_create(
     env: *mut JNIEnv,
     _class: jclass,
     cwasm: jbyteArray,
     config: jbyteArray,
+    signal_traps: jboolean,
 ) -> jlong {
     entry(env, 0, || {
+        let traps = if signal_traps { Traps::Signals } else { Traps::Explicit };
+        if traps == Traps::Signals
+            && let Some(Err(why)) = PINNED.get()
+        {
+            return Err(Failure::Message(format!(
+                "cannot use signal-based traps: the host library could not pin itself in memory ({why}); set job.signal_traps = false"
+            )));
+        }
         let cwasm = bytes_from_java(env, cwasm, "the precompiled kernel")?;
         let config = bytes_from_java(env, config, "the kernel configuration")?;
         // SAFETY: NativeKernel passes only the .cwasm built into the job jar by `packager build` / dev-jar.sh.
-        let session = unsafe { Session::new(&cwasm, &config) }?;
+        let session = unsafe { Session::new(&cwasm, &config, traps) }?;
         Ok(Box::into_raw(Box::new(session)) as jlong)
     })
 }
 
-/// Called by the JVM when the class loader that loaded this library copy is collected, before the copy is unmapped:
-/// the epoch clock's thread must not be running code that is about to disappear.
+/// Whether `JNI_OnLoad` pinned this library copy (unset outside a JVM: an rlib is never unloaded).
+static PINNED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+
+/// Makes this library copy permanent: a second reference opened with `RTLD_NODELETE` (and never closed) keeps the
+/// dynamic loader from unmapping it when the JVM closes its own handle.
+fn pin_this_library() -> Result<(), String> {
+    // SAFETY: dladdr only reads the loader's tables; any address inside this library identifies it.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let found = unsafe { libc::dladdr(pin_this_library as *const std::ffi::c_void, &mut info) };
+    if found == 0 || info.dli_fname.is_null() {
+        return Err("dladdr does not know this library".into());
+    }
+    // SAFETY: RTLD_NOLOAD only looks the already loaded library up by the name dladdr returned; nothing is mapped.
+    let handle = unsafe { libc::dlopen(info.dli_fname, libc::RTLD_NOW | libc::RTLD_NOLOAD | libc::RTLD_NODELETE) };
+    if handle.is_null() {
+        // SAFETY: dlerror returns the loader's last message, or null.
+        let message = unsafe { libc::dlerror() };
+        let message = if message.is_null() {
+            "no message".into()
+        } else {
+            // SAFETY: a non-null dlerror result is a NUL-terminated string.
+            unsafe { std::ffi::CStr::from_ptr(message) }.to_string_lossy().into_owned()
+        };
+        return Err(format!("dlopen(RTLD_NODELETE): {message}"));
+    }
+    Ok(())
+}
+
+/// Called by the JVM when it loads this library copy: pins it (see the module doc).
+#[unsafe(no_mangle)]
+pub extern "system" fn JNI_OnLoad(_vm: *mut ::jni::sys::JavaVM, _reserved: *mut std::ffi::c_void) -> jint {
+    let pinned = panic::catch_unwind(pin_this_library).unwrap_or_else(|_| Err("panicked".into()));
+    let _ = PINNED.set(pinned);
+    ::jni::sys::JNI_VERSION_1_8
+}
+
+/// Called by the JVM when the class loader that loaded this library copy is collected. Nothing will call the copy
+/// again: its epoch clock's thread stops here (and must, when pinning failed and the copy is about to be unmapped).
 #[unsafe(no_mangle)]
 pub extern "system" fn JNI_OnUnload(_vm: *mut ::jni::sys::JavaVM, _reserved: *mut std::ffi::c_void) {
     let _ = panic::catch_unwind(crate::engine::stop_clock);

@@ -11,7 +11,7 @@ pub use detector_wasm::wire::{DetectOutcome, ParseOutcome};
 use serde::Deserialize;
 use wasmtime::{Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
 
-use crate::engine;
+use crate::engine::{self, Traps};
 
 /// Everything that can go wrong hosting a kernel.
 #[derive(Debug, thiserror::Error)]
@@ -56,22 +56,29 @@ pub struct KernelModule {
 }
 
 impl KernelModule {
-    /// Compiles a `.wasm` kernel in-process for this machine.
+    /// Compiles a `.wasm` kernel in-process for this machine (signal-based traps).
     #[cfg(feature = "compiler")]
     pub fn from_wasm(wasm: &[u8]) -> Result<KernelModule, KernelError> {
-        let engine = engine::compiler_engine(None).map_err(|e| KernelError::Invalid(format!("{e:#}")))?;
+        KernelModule::from_wasm_with(wasm, Traps::Signals)
+    }
+
+    /// Compiles a `.wasm` kernel in-process for this machine, catching its faults the way `traps` says.
+    #[cfg(feature = "compiler")]
+    pub fn from_wasm_with(wasm: &[u8], traps: Traps) -> Result<KernelModule, KernelError> {
+        let engine = engine::compiler_engine(None, traps).map_err(|e| KernelError::Invalid(format!("{e:#}")))?;
         let module = Module::new(&engine, wasm).map_err(|e| KernelError::Invalid(format!("{e:#}")))?;
         KernelModule::checked(engine, module)
     }
 
-    /// Loads a `.cwasm` precompiled by [`engine::precompile`].
+    /// Loads a `.cwasm` precompiled by [`engine::precompile`] for `traps` into this library copy's engine.
     ///
     /// # Safety
     /// `cwasm` must come from [`engine::precompile`] (a trusted build artifact): wasmtime maps it as machine code.
-    pub unsafe fn from_cwasm(cwasm: &[u8]) -> Result<KernelModule, KernelError> {
-        let engine = engine::runtime_engine().map_err(|e| KernelError::EngineMismatch(format!("{e:#}")))?;
+    pub unsafe fn from_cwasm(cwasm: &[u8], traps: Traps) -> Result<KernelModule, KernelError> {
+        let engine = engine::runtime_engine(traps).map_err(|e| KernelError::EngineMismatch(format!("{e:#}")))?;
         // SAFETY: forwarded to the caller.
-        let module = unsafe { Module::deserialize(&engine, cwasm) }.map_err(|e| KernelError::EngineMismatch(format!("{e:#}")))?;
+        let module = unsafe { Module::deserialize(&engine, cwasm) }
+            .map_err(|e| KernelError::EngineMismatch(format!("{e:#} (this engine runs kernels precompiled for {})", traps.describe())))?;
         KernelModule::checked(engine, module)
     }
 
@@ -85,8 +92,12 @@ impl KernelModule {
                 return Err(KernelError::MissingExport(name.to_string()));
             }
         }
-        engine::register(&engine);
         Ok(KernelModule { engine, module })
+    }
+
+    /// The engine the module was compiled or loaded into.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// A new instance configured with `config_json` (flat config keys; see `detector_wasm::config`).

@@ -8,4 +8,5 @@ pub mod engine;
 pub mod jni;
 pub mod kernel;
 
+pub use engine::Traps;
 pub use kernel::{DetectOutcome, Kernel, KernelError, KernelInfo, KernelModule, ParseOutcome, Runner};

@@ -3,7 +3,7 @@
 // Test code: an unwrap is an assertion (house rule 5). Clippy allows it in #[test] bodies only, not in helpers.
 #![allow(clippy::unwrap_used)]
 
-use anomaly_host::{DetectOutcome, KernelError, KernelModule, ParseOutcome, Runner, engine};
+use anomaly_host::{DetectOutcome, KernelError, KernelModule, ParseOutcome, Runner, Traps, engine};
 use detector_wasm::abi;
 use std::time::{Duration, Instant};
 
@@ -25,22 +25,41 @@ fn real_kernel_reports_its_abi_and_state_size() {
 }
 
 #[test]
-fn precompiled_kernel_loads_into_the_runtime_engine_and_agrees() {
-    let cwasm = engine::precompile(kernel_wasm::WASM).unwrap();
-    // SAFETY: produced just above by engine::precompile.
-    let precompiled = unsafe { KernelModule::from_cwasm(&cwasm) }.unwrap();
+fn precompiled_kernels_load_into_the_runtime_engine_of_either_trap_mode_and_agree() {
     let records: Vec<&[u8]> = BRIEF.iter().map(|r| r.as_bytes()).collect();
-    let a = Runner::new(precompiled.instantiate(b"{}").unwrap()).parse(&records).unwrap();
-    let b = Runner::new(module().instantiate(b"{}").unwrap()).parse(&records).unwrap();
-    assert_eq!(a, b);
+    let expected = Runner::new(module().instantiate(b"{}").unwrap()).parse(&records).unwrap();
+    for traps in Traps::ALL {
+        let cwasm = engine::precompile(kernel_wasm::WASM, traps).unwrap();
+        // SAFETY: produced just above by engine::precompile.
+        let precompiled = unsafe { KernelModule::from_cwasm(&cwasm, traps) }.unwrap();
+        assert_eq!(Runner::new(precompiled.instantiate(b"{}").unwrap()).parse(&records).unwrap(), expected, "{traps:?}");
+    }
+}
+
+#[test]
+fn a_kernel_precompiled_for_the_other_trap_mode_is_refused_clearly() {
+    let cwasm = engine::precompile(kernel_wasm::WASM, Traps::Explicit).unwrap();
+    // SAFETY: a genuine artifact of engine::precompile, for the other mode.
+    let err = unsafe { KernelModule::from_cwasm(&cwasm, Traps::Signals) }.err().expect("mismatch must be refused");
+    assert!(matches!(err, KernelError::EngineMismatch(_)), "{err}");
+    assert!(err.to_string().contains("signal-based traps"), "{err}");
+}
+
+#[test]
+fn kernels_alive_at_the_same_time_share_one_runtime_engine_per_trap_mode() {
+    let cwasm = engine::precompile(kernel_wasm::WASM, Traps::Signals).unwrap();
+    // SAFETY: produced just above by engine::precompile.
+    let (a, b) =
+        unsafe { (KernelModule::from_cwasm(&cwasm, Traps::Signals).unwrap(), KernelModule::from_cwasm(&cwasm, Traps::Signals).unwrap()) };
+    assert!(wasmtime::Engine::same(a.engine(), b.engine()));
 }
 
 #[test]
 fn a_cwasm_from_another_engine_config_is_refused_clearly() {
-    // A default engine (signal-based traps, guard pages, no epoch interruption) produces an incompatible artifact.
+    // A default engine (no epoch interruption, other reservations) produces an incompatible artifact.
     let other = wasmtime::Engine::default().precompile_module(kernel_wasm::WASM).unwrap();
     // SAFETY: a genuine wasmtime artifact, only with other settings.
-    let err = unsafe { KernelModule::from_cwasm(&other) }.err().expect("mismatch must be refused");
+    let err = unsafe { KernelModule::from_cwasm(&other, Traps::Signals) }.err().expect("mismatch must be refused");
     assert!(matches!(err, KernelError::EngineMismatch(_)), "{err}");
     assert!(err.to_string().contains("packager build"), "{err}");
 }
@@ -136,6 +155,31 @@ fn a_runaway_kernel_is_interrupted_at_its_time_limit_instead_of_hanging() {
     assert!(err.to_string().contains("time limit"), "{err}");
     let err = module.instantiate(b"{}").unwrap().parse_batch(&[0, 0, 0, 0], 1).err().unwrap();
     assert!(err.to_string().contains("time limit"), "{err}");
+}
+
+#[test]
+fn faults_inside_the_kernel_become_trap_errors_with_either_trap_mode() {
+    // The record's first byte picks the fault: an access past the end of memory (a guard-page SIGSEGV with signals),
+    // a division by zero (SIGFPE), `unreachable` (SIGILL).
+    let body = "(local.set 0 (i32.load8_u (i32.const 1028)))
+        (if (i32.eq (local.get 0) (i32.const 0x6d)) (then (drop (i32.load (i32.const 0xfffffff0)))))
+        (if (i32.eq (local.get 0) (i32.const 0x64)) (then (drop (i32.div_s (i32.const 1) (i32.sub (local.get 0) (i32.const 0x64))))))
+        (if (i32.eq (local.get 0) (i32.const 0x75)) (then unreachable))";
+    let wasm = wat::parse_str(fake_kernel(abi::ABI_VERSION, body)).unwrap();
+    for traps in Traps::ALL {
+        let module = KernelModule::from_wasm_with(&wasm, traps).unwrap();
+        for (record, expected) in [(b"m", "out of bounds memory access"), (b"d", "integer divide by zero"), (b"u", "unreachable")] {
+            let mut request = Vec::new();
+            detector_wasm::wire::write_record(&mut request, record);
+            let err = module.instantiate(b"{}").unwrap().parse_batch(&request, 1).expect_err("the fault must trap");
+            assert!(matches!(err, KernelError::Trap(_)), "{traps:?} {err}");
+            assert!(err.to_string().contains(expected), "{traps:?}: {err}");
+        }
+        // The instance that faulted is gone; a fresh one answers.
+        let mut request = Vec::new();
+        detector_wasm::wire::write_record(&mut request, b"fine");
+        assert!(module.instantiate(b"{}").unwrap().parse_batch(&request, 1).is_ok(), "{traps:?}");
+    }
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn record() -> impl Strategy<Value = Vec<u8>> {
 
 fn config() -> impl Strategy<Value = String> {
     (
-        prop_oneof![Just("zscore"), Just("ewma")],
+        prop_oneof![Just("adaptive"), Just("zscore"), Just("ewma")],
         prop_oneof![Just("high"), Just("low"), Just("both")],
         any::<bool>(),
         prop_oneof![Just("skip"), Just("clip"), Just("full")],
@@ -107,7 +107,7 @@ fn config() -> impl Strategy<Value = String> {
         .prop_map(|(detector, direction, log, update, k, min_events, velocity)| {
             format!(
                 r#"{{"emit":"all","detector":"{detector}","direction":"{direction}","log_transform":{log},"allow_negative":{},"anomaly_update":"{update}","threshold_multiplier":{k},"min_events":{min_events},"velocity":{velocity},"burst_window_secs":120,"burst_min_events":3,"max_record_bytes":4096,"half_life_events":7}}"#,
-                !log
+                !log || detector == "adaptive"
             )
         })
 }

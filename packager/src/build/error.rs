@@ -40,6 +40,10 @@ pub enum BuildError {
     #[diagnostic(transparent)]
     Project(#[from] crate::project::NoProject),
 
+    #[error("the tool install was refused: {0}")]
+    #[diagnostic(code(packager::build::tools))]
+    ToolInstall(String),
+
     #[error("`{tool}` is not on PATH")]
     #[diagnostic(code(packager::build::missing_tool))]
     MissingTool {
@@ -54,6 +58,16 @@ pub enum BuildError {
         help("check --maven-repo (PACKAGER_MAVEN_REPO), or pass --kinesis-connector JAR, or --local to leave the connector out")
     )]
     Fetch { url: String, message: String },
+
+    #[error("cannot fetch Flink {release}'s jars from {url}: {message}")]
+    #[diagnostic(
+        code(packager::build::flink_jars),
+        help(
+            "pass --flink-home DIR (or set FLINK_HOME) to a Flink {release} distribution, or fetch from elsewhere: --maven-repo URL (a \
+             mirror), or --flink-jars pypi (PyPI's apache-flink-libraries; --pypi-url for a mirror)"
+        )
+    )]
+    FlinkJars { release: String, url: String, message: String },
 
     #[error("checksum mismatch for {url}: the repository says {expected} ({algorithm}), the download is {actual}")]
     #[diagnostic(

@@ -3,6 +3,7 @@
 //! this machine's own target when zigbuild is missing (fine for local runs, said loudly, recorded in the manifest).
 
 use super::error::BuildError;
+use super::tools::{self, Zigbuild};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -21,20 +22,14 @@ pub struct HostLibrary {
     pub fallback: Option<String>,
 }
 
-/// Whether `cargo zigbuild` can run here.
-pub fn zigbuild_available(cargo: &std::ffi::OsStr) -> bool {
-    Command::new(cargo).args(["zigbuild", "--help"]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
-/// Builds the host in `project` into `target_dir`. `zigbuild = false` skips the cross build on purpose.
-pub fn build(project: &Path, target_dir: &Path, zigbuild: bool, quiet: bool) -> Result<HostLibrary, BuildError> {
+/// Builds the host in `project` into `target_dir`; `zigbuild` says whether (and from where) the cross build can run,
+/// `None` skips it on purpose (`--no-zigbuild`).
+pub fn build(project: &Path, target_dir: &Path, zigbuild: Option<&Zigbuild>, quiet: bool) -> Result<HostLibrary, BuildError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let fallback = if !zigbuild {
-        Some("--no-zigbuild was given".to_string())
-    } else if !zigbuild_available(&cargo) {
-        Some("cargo-zigbuild is not installed (`pip install ziglang cargo-zigbuild`)".to_string())
-    } else {
-        None
+    let fallback = match zigbuild {
+        None => Some("--no-zigbuild was given".to_string()),
+        Some(Zigbuild::Missing(why)) => Some(why.clone()),
+        Some(_) => None,
     };
     let machine = format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS);
     if fallback.is_some() && machine != "x86_64-linux" {
@@ -42,6 +37,9 @@ pub fn build(project: &Path, target_dir: &Path, zigbuild: bool, quiet: bool) -> 
     }
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(project);
+    if let Some(Zigbuild::Installed(dir)) = zigbuild {
+        cmd.env("PATH", tools::path_with(dir));
+    }
     let (target, out_dir) = match &fallback {
         None => {
             cmd.args(["zigbuild", "--target", ZIG_TARGET]);

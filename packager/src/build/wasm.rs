@@ -2,7 +2,7 @@
 //! the host exactly as the Flink job will load it, and precompile it to `.cwasm` with the host's engine config.
 
 use super::error::BuildError;
-use anomaly_host::{KernelModule, Runner};
+use anomaly_host::{KernelModule, Runner, Traps};
 use detector_wasm::Config;
 use detector_wasm::replay::Replay;
 use std::path::{Path, PathBuf};
@@ -52,13 +52,14 @@ pub fn validate(wasm: &[u8], origin: &Path, sample: &[u8]) -> Result<Validated, 
     })
 }
 
-/// Precompiles for the Managed Flink target with the host's engine config (`anomaly_host::engine`), then loads the
-/// result into the runtime engine when this machine can run it, so a config drift fails here and not in Flink.
-pub fn precompile(wasm: &[u8]) -> Result<Vec<u8>, BuildError> {
-    let cwasm = anomaly_host::engine::precompile(wasm).map_err(|e| BuildError::Precompile(format!("{e:#}")))?;
+/// Precompiles for the Managed Flink target with the host's engine config for `traps` (`anomaly_host::engine`),
+/// then loads the result into the runtime engine when this machine can run it, so a config drift fails here and
+/// not in Flink.
+pub fn precompile(wasm: &[u8], traps: Traps) -> Result<Vec<u8>, BuildError> {
+    let cwasm = anomaly_host::engine::precompile(wasm, traps).map_err(|e| BuildError::Precompile(format!("{e:#}")))?;
     if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         // SAFETY: the bytes were produced just above by the host's own precompile.
-        unsafe { KernelModule::from_cwasm(&cwasm) }
+        unsafe { KernelModule::from_cwasm(&cwasm, traps) }
             .map_err(|e| BuildError::Precompile(format!("the runtime engine refuses the fresh .cwasm: {e}")))?;
     }
     Ok(cwasm)
@@ -121,8 +122,12 @@ mod tests {
     }
 
     #[test]
-    fn precompiled_kernels_load_into_the_runtime_engine() {
-        let cwasm = precompile(kernel_wasm::WASM).unwrap();
-        assert!(unsafe { KernelModule::from_cwasm(&cwasm) }.is_ok());
+    fn precompiled_kernels_load_into_the_runtime_engine_of_their_trap_mode_only() {
+        for traps in Traps::ALL {
+            let cwasm = precompile(kernel_wasm::WASM, traps).unwrap();
+            assert!(unsafe { KernelModule::from_cwasm(&cwasm, traps) }.is_ok(), "{traps:?}");
+            let other = if traps == Traps::Signals { Traps::Explicit } else { Traps::Signals };
+            assert!(unsafe { KernelModule::from_cwasm(&cwasm, other) }.is_err(), "{traps:?} kernel in a {other:?} engine");
+        }
     }
 }

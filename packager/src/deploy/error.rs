@@ -51,12 +51,15 @@ pub enum DeployError {
     )]
     RoleMissing { application: String },
 
-    #[error("application `{application}` runs {found}, but this jar is built for FLINK-1_20")]
-    #[diagnostic(
-        code(packager::wrong_runtime),
-        help("upgrade the application to FLINK-1_20 in the console (in-place version upgrade), or deploy to a new --application-name")
-    )]
-    WrongRuntime { application: String, found: String },
+    #[error("application `{application}` runs {found}, but this jar is built for {jar}")]
+    #[diagnostic(code(packager::wrong_runtime))]
+    WrongRuntime {
+        application: String,
+        found: String,
+        jar: String,
+        #[help]
+        help: String,
+    },
 
     #[error("application `{application}` is {status}, which does not allow {action}")]
     #[diagnostic(code(packager::application_state), help("{help}"))]

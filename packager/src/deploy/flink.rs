@@ -20,9 +20,6 @@ use aws_sdk_kinesisanalyticsv2::types::{
 };
 use std::collections::BTreeMap;
 
-/// The runtime this packager builds for.
-pub const RUNTIME: &str = "FLINK-1_20";
-
 /// Property groups by id, keys sorted (so plans and comparisons are stable).
 pub type Groups = BTreeMap<String, detector_wasm::properties::PropertyMap>;
 
@@ -136,7 +133,7 @@ fn state_error(application: &str, action: &'static str, status: &str) -> DeployE
     }
 }
 
-/// Creates the application: FLINK-1_20, the code, checkpointing, parallelism, snapshots, property groups, logging.
+/// Creates the application: the jar's runtime, the code, checkpointing, parallelism, snapshots, property groups, logging.
 pub async fn create(client: &Client, settings: &Settings, code: &CodeLocation, timing: &Timing) -> Result<(), DeployError> {
     let role =
         settings.service_role_arn.clone().ok_or_else(|| DeployError::RoleMissing { application: settings.application_name.clone() })?;
@@ -196,7 +193,7 @@ pub async fn create(client: &Client, settings: &Settings, code: &CodeLocation, t
         let result = client
             .create_application()
             .application_name(name)
-            .runtime_environment(RuntimeEnvironment::from(RUNTIME))
+            .runtime_environment(RuntimeEnvironment::from(settings.runtime.as_str()))
             .service_execution_role(&role)
             .application_configuration(configuration.clone())
             .set_cloud_watch_logging_options((!logging.is_empty()).then(|| logging.clone()))
@@ -221,6 +218,8 @@ pub struct Update {
     pub checkpointing: bool,
     /// The application is running: restart it from its latest snapshot so every key keeps its baseline.
     pub restore_from_latest_snapshot: bool,
+    /// A new runtime (`--upgrade-runtime`): an in-place version upgrade.
+    pub runtime: Option<String>,
     pub log_stream: Option<LogStreamChange>,
 }
 
@@ -236,7 +235,7 @@ pub enum LogStreamChange {
 impl Update {
     /// Whether UpdateApplication has anything to send (adding a log stream is a separate call).
     pub fn needs_update_call(&self) -> bool {
-        self.changes_configuration() || matches!(self.log_stream, Some(LogStreamChange::Replace { .. }))
+        self.changes_configuration() || self.runtime.is_some() || matches!(self.log_stream, Some(LogStreamChange::Replace { .. }))
     }
 
     /// Whether the application configuration (code, properties, parallelism, checkpointing) changes.
@@ -363,6 +362,7 @@ pub async fn update(client: &Client, settings: &Settings, version_id: i64, chang
     }
     // A change of log stream alone sends no configuration part.
     let configuration = change.changes_configuration().then(|| configuration.build());
+    let runtime = change.runtime.as_deref().map(RuntimeEnvironment::from);
     let run = change.restore_from_latest_snapshot.then(|| {
         RunConfigurationUpdate::builder()
             .application_restore_configuration(restore(ApplicationRestoreType::RestoreFromLatestSnapshot))
@@ -384,6 +384,7 @@ pub async fn update(client: &Client, settings: &Settings, version_id: i64, chang
             .application_name(name)
             .current_application_version_id(version_id)
             .set_application_configuration_update(configuration.clone())
+            .set_runtime_environment_update(runtime.clone())
             .set_cloud_watch_logging_option_updates(logging.clone())
             .set_run_configuration_update(run.clone());
         async move {

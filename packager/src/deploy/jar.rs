@@ -8,12 +8,17 @@ use serde::Deserialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use crate::artifact::LEGACY_RUNTIME;
+
 /// The part of the build manifest deploy relies on; other fields are reported, not checked.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Manifest {
     /// Built with `--local`: no Kinesis connector inside.
     #[serde(default)]
     pub local: bool,
+    /// The Managed Flink runtime the jar is built for; jars built before it was recorded are all FLINK-1_20.
+    #[serde(default, rename = "flinkRuntime")]
+    pub flink_runtime: Option<String>,
     /// Everything else the build recorded (kernel sha256, versions, git revision).
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
@@ -53,6 +58,11 @@ impl Jar {
         Ok(Jar { path: path.into(), bytes, sha256, manifest })
     }
 
+    /// The Managed Flink runtime the jar is built for.
+    pub fn runtime(&self) -> &str {
+        self.manifest.flink_runtime.as_deref().unwrap_or(LEGACY_RUNTIME)
+    }
+
     /// The content-addressed object key: the same bytes always land on the same key.
     pub fn key(&self, prefix: &str) -> String {
         format!("{prefix}anomaly-detector-{}.jar", self.sha256)
@@ -82,12 +92,20 @@ pub(crate) mod tests {
     #[test]
     fn a_production_jar_is_read_and_keyed_by_its_sha256() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write_jar(dir.path(), Some(r#"{"local": false, "abi_version": 1}"#));
+        let path = write_jar(dir.path(), Some(r#"{"local": false, "abi_version": 1, "flinkRuntime": "FLINK-2_2"}"#));
         let jar = Jar::read(&path).unwrap();
+        assert_eq!(jar.runtime(), "FLINK-2_2");
         let expected = sha256_hex(&std::fs::read(&path).unwrap());
         assert_eq!(jar.sha256, expected);
         assert_eq!(jar.key("flink/"), format!("flink/anomaly-detector-{expected}.jar"));
         assert_eq!(jar.manifest.other["abi_version"], 1);
+    }
+
+    #[test]
+    fn a_jar_built_before_the_runtime_was_recorded_is_a_flink_1_20_jar() {
+        let dir = tempfile::tempdir().unwrap();
+        let jar = Jar::read(&write_jar(dir.path(), Some(r#"{"local": false}"#))).unwrap();
+        assert_eq!(jar.runtime(), "FLINK-1_20");
     }
 
     #[test]

@@ -42,8 +42,9 @@ pub struct Report {
 
 /// Runs `packager deploy`.
 pub fn run(args: DeployArgs, file: &FileConfig) -> Result<(), DeployError> {
-    let settings = args.resolve(file)?;
+    let mut settings = args.resolve(file)?;
     let jar = Jar::read(&settings.jar)?;
+    settings.runtime = jar.runtime().to_string();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -1,8 +1,9 @@
 //! The plan: what deploy will upload, create or change, decided from what exists. `--dry-run` prints it and stops.
 
 use super::error::DeployError;
-use super::flink::{AppState, CodeLocation, Groups, LogStreamChange, RUNTIME, Update};
+use super::flink::{AppState, CodeLocation, Groups, LogStreamChange, Update};
 use super::settings::Settings;
+use crate::flink_version::FlinkVersion;
 use serde::Serialize;
 
 /// One difference between the application and what deploy wants.
@@ -47,10 +48,14 @@ pub struct Plan {
     pub start: bool,
     /// The status deploy waits for.
     pub target_status: String,
+    /// The Managed Flink runtime the jar is built for (and a new application gets).
+    pub runtime: String,
 }
 
 /// The name of a log stream change in a plan.
 const LOG_STREAM: &str = "cloudwatch_log_stream";
+/// The name of a runtime change (an in-place version upgrade) in a plan.
+const RUNTIME_CHANGE: &str = "runtime";
 
 /// Statuses in which an update is accepted.
 const UPDATABLE: [&str; 2] = ["READY", "RUNNING"];
@@ -73,8 +78,8 @@ pub fn decide(
             (AppAction::Create, settings.start, if settings.start { "RUNNING" } else { "READY" })
         }
         Some(state) => {
-            if state.runtime != RUNTIME {
-                return Err(DeployError::WrongRuntime { application: name.clone(), found: state.runtime.clone() });
+            if state.runtime != settings.runtime && !(settings.upgrade_runtime && upgradable(&state.runtime, &settings.runtime)) {
+                return Err(wrong_runtime(name, &state.runtime, &settings.runtime, settings.upgrade_runtime));
             }
             let running = state.status == "RUNNING";
             let changes = changes(settings, code, state);
@@ -120,7 +125,34 @@ pub fn decide(
         app,
         start,
         target_status: target.into(),
+        runtime: settings.runtime.clone(),
     })
+}
+
+/// The one in-place runtime change deploy makes: FLINK-1_20 to FLINK-2_2, whose state the 2.2 job restores (tested in
+/// job-template's UpgradeTest); the service allows no way back but RollbackApplication.
+fn upgradable(from: &str, to: &str) -> bool {
+    from == FlinkVersion::V1_20.runtime() && to == FlinkVersion::V2_2.runtime()
+}
+
+/// Why an application on `found` cannot take a jar built for `jar`, and the ways out.
+fn wrong_runtime(application: &str, found: &str, jar: &str, asked_upgrade: bool) -> DeployError {
+    let rebuild = FlinkVersion::from_runtime(found)
+        .map(|v| format!("deploy a jar built for {found} (`packager build --flink-version {v}`)"))
+        .unwrap_or_else(|| format!("packager builds for FLINK-2_2 and FLINK-1_20 only, not {found}: deploy to a new --application-name"));
+    let help = if upgradable(found, jar) {
+        format!(
+            "{rebuild}, or upgrade the application in place with `packager deploy --upgrade-runtime`: {found} → {jar} restores the latest \
+             snapshot, so every key keeps its baseline (one-way; RollbackApplication returns to {found} and its last {found} snapshot)"
+        )
+    } else if upgradable(jar, found) {
+        format!("{rebuild}; an application cannot move from {found} back to {jar} (RollbackApplication undoes a recent upgrade only)")
+    } else if asked_upgrade {
+        format!("{rebuild}; --upgrade-runtime moves FLINK-1_20 applications to FLINK-2_2 only")
+    } else {
+        rebuild
+    };
+    DeployError::WrongRuntime { application: application.into(), found: found.into(), jar: jar.into(), help }
 }
 
 /// The differences between `state` and what `settings` and `code` ask for.
@@ -131,6 +163,8 @@ pub fn changes(settings: &Settings, code: &CodeLocation, state: &AppState) -> Ve
             out.push(Change { what, from, to });
         }
     };
+    // Only an upgrade decide() allowed gets here with another runtime.
+    diff(RUNTIME_CHANGE.into(), Some(state.runtime.clone()), Some(settings.runtime.clone()));
     let current_code = state.code.as_ref().map(|(bucket, key)| format!("{bucket}/{key}"));
     diff("code".into(), current_code, Some(format!("{}/{}", code.bucket_arn, code.key)));
     diff_groups(&state.property_groups, &settings.property_groups, &mut diff);
@@ -174,6 +208,7 @@ impl Plan {
             parallelism: any("parallelism") || any("auto_scaling"),
             checkpointing: any("checkpoint"),
             restore_from_latest_snapshot: *restore_from_latest_snapshot,
+            runtime: changes.iter().find(|c| c.what == RUNTIME_CHANGE).and_then(|c| c.to.clone()),
             log_stream: settings.log_stream_arn.clone().filter(|_| any(LOG_STREAM)).map(|arn| match log_stream_id {
                 Some(id) => LogStreamChange::Replace { id: id.clone(), arn },
                 None => LogStreamChange::Add { arn },
@@ -193,7 +228,7 @@ impl Plan {
             s.push_str(&format!("  skip     {} already holds these bytes\n", self.s3_uri));
         }
         match &self.app {
-            AppAction::Create => s.push_str(&format!("  create   {} ({RUNTIME})\n", self.application)),
+            AppAction::Create => s.push_str(&format!("  create   {} ({})\n", self.application, self.runtime)),
             AppAction::Unchanged { version_id, status } => {
                 s.push_str(&format!("  keep     {} version {version_id} ({status}): nothing to change\n", self.application))
             }
@@ -242,7 +277,7 @@ mod tests {
         AppState {
             status: status.into(),
             version_id: 7,
-            runtime: RUNTIME.into(),
+            runtime: s.runtime.clone(),
             code: Some(("arn:aws:s3:::bucket".into(), "flink/anomaly-detector-abc.jar".into())),
             property_groups: s.property_groups.clone(),
             parallelism: Some(1),
@@ -288,10 +323,55 @@ mod tests {
         let s = settings();
         let old = AppState { runtime: "FLINK-1_15".into(), ..deployed(&s, "READY") };
         let err = decide(&s, ("a", "b", 1), &code(), false, Some(&old)).unwrap_err();
-        assert_eq!(err.to_string(), "application `app` runs FLINK-1_15, but this jar is built for FLINK-1_20");
+        assert_eq!(err.to_string(), "application `app` runs FLINK-1_15, but this jar is built for FLINK-2_2");
         let busy = AppState { code: None, ..deployed(&s, "UPDATING") };
         let err = decide(&s, ("a", "b", 1), &code(), false, Some(&busy)).unwrap_err();
         assert_eq!(err.to_string(), "application `app` is UPDATING, which does not allow an update");
+    }
+
+    fn help(err: &DeployError) -> String {
+        miette::Diagnostic::help(err).unwrap().to_string()
+    }
+
+    #[test]
+    fn a_jar_for_another_runtime_is_refused_with_the_rebuild_and_the_upgrade() {
+        let s = settings();
+        let on_1_20 = AppState { runtime: "FLINK-1_20".into(), ..deployed(&s, "RUNNING") };
+        let err = decide(&s, ("a", "b", 1), &code(), false, Some(&on_1_20)).unwrap_err();
+        assert_eq!(err.to_string(), "application `app` runs FLINK-1_20, but this jar is built for FLINK-2_2");
+        assert!(help(&err).contains("packager build --flink-version 1.20") && help(&err).contains("--upgrade-runtime"), "{}", help(&err));
+
+        let old_jar = Settings { runtime: "FLINK-1_20".into(), ..settings() };
+        let on_2_2 = deployed(&s, "RUNNING");
+        let err = decide(&old_jar, ("a", "b", 1), &code(), false, Some(&on_2_2)).unwrap_err();
+        assert!(help(&err).contains("--flink-version 2.2") && help(&err).contains("cannot move from FLINK-2_2 back"), "{}", help(&err));
+        let err = decide(&Settings { upgrade_runtime: true, ..old_jar }, ("a", "b", 1), &code(), false, Some(&on_2_2)).unwrap_err();
+        assert!(matches!(err, DeployError::WrongRuntime { .. }), "--upgrade-runtime never downgrades: {err}");
+    }
+
+    #[test]
+    fn upgrade_runtime_moves_a_running_1_20_application_to_2_2_from_its_snapshot() {
+        let s = Settings { upgrade_runtime: true, ..settings() };
+        let on_1_20 = AppState { runtime: "FLINK-1_20".into(), ..deployed(&s, "RUNNING") };
+        let new_code = CodeLocation { key: "flink/anomaly-detector-def.jar".into(), ..code() };
+        let plan = decide(&s, ("a", "def", 1), &new_code, false, Some(&on_1_20)).unwrap();
+        let AppAction::Update { changes, restore_from_latest_snapshot, .. } = &plan.app else { panic!("{plan:?}") };
+        assert!(restore_from_latest_snapshot);
+        assert_eq!(changes[0], Change { what: "runtime".into(), from: Some("FLINK-1_20".into()), to: Some("FLINK-2_2".into()) });
+        let update = plan.update(&s, &new_code).unwrap();
+        assert_eq!(update.runtime.as_deref(), Some("FLINK-2_2"));
+        assert!(update.code.is_some() && update.needs_update_call());
+        assert!(plan.to_text(true).contains("runtime: FLINK-1_20 → FLINK-2_2"), "{}", plan.to_text(true));
+        // Already there: nothing to upgrade.
+        let same = decide(&s, ("a", "abc", 1), &code(), true, Some(&deployed(&s, "RUNNING"))).unwrap();
+        assert!(matches!(same.app, AppAction::Unchanged { .. }), "{same:?}");
+    }
+
+    #[test]
+    fn a_new_application_gets_the_jars_runtime() {
+        let s = Settings { runtime: "FLINK-1_20".into(), ..settings() };
+        let plan = decide(&s, ("a", "b", 1), &code(), true, None).unwrap();
+        assert!(plan.to_text(true).contains("create   app (FLINK-1_20)"), "{}", plan.to_text(true));
     }
 
     #[test]

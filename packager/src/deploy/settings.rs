@@ -78,6 +78,10 @@ pub struct DeployArgs {
     #[arg(long)]
     #[serde(default)]
     pub start: bool,
+    /// Move an application on FLINK-1_20 to the jar's FLINK-2_2 in place, restoring its latest snapshot (one-way; RollbackApplication goes back)
+    #[arg(long)]
+    #[serde(default)]
+    pub upgrade_runtime: bool,
     /// Print what would be uploaded, created or changed, and change nothing
     #[arg(long)]
     #[serde(skip)]
@@ -109,6 +113,10 @@ pub struct Settings {
     pub auto_scaling: bool,
     pub checkpoint_interval_ms: i64,
     pub start: bool,
+    /// The Managed Flink runtime of the jar (its build.json), which a new application gets and an existing one must have.
+    pub runtime: String,
+    /// Upgrade an application on an older runtime to [`Settings::runtime`] in place (`--upgrade-runtime`).
+    pub upgrade_runtime: bool,
     pub dry_run: bool,
     pub wait_timeout_secs: u64,
     pub output: OutputFormat,
@@ -255,6 +263,9 @@ impl DeployArgs {
             auto_scaling: self.auto_scaling.or(tf_defaults.auto_scaling).or(from_file.auto_scaling).unwrap_or(false),
             checkpoint_interval_ms,
             start: self.start || from_file.start,
+            // The jar's own runtime replaces this once the jar is read (deploy::run).
+            runtime: crate::flink_version::FlinkVersion::default().runtime().to_string(),
+            upgrade_runtime: self.upgrade_runtime || from_file.upgrade_runtime,
             dry_run: self.dry_run,
             wait_timeout_secs: self.wait_timeout_secs.or(from_file.wait_timeout_secs).unwrap_or(900),
             output: self.output.or(from_file.output).unwrap_or(OutputFormat::Text),

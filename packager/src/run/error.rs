@@ -2,6 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::flink_home::FlinkHomeError;
+use crate::flink_version::FlinkVersion;
 use miette::Diagnostic;
 use std::path::PathBuf;
 
@@ -49,6 +50,28 @@ pub enum RunError {
         help("drop --flink to get the report (same kernel, same verdicts), or drop --report (also `report` in packager.toml [run])")
     )]
     ReportWithFlink(PathBuf),
+
+    #[error("the jar {jar} is built for {jar_runtime}, not for Flink {wanted}")]
+    #[diagnostic(
+        code(packager::run::flink_version),
+        help(
+            "drop --flink-version to run the jar on the Flink it is built for, or build one for Flink {wanted}: `packager build --local --flink-version {wanted}`"
+        )
+    )]
+    WrongJar { jar: PathBuf, jar_runtime: String, wanted: FlinkVersion },
+
+    #[error("--sql needs Flink 2.2 (process table functions); the jar is built for Flink {0}")]
+    #[diagnostic(code(packager::run::sql), help("build for Flink 2.2: `packager build --local --flink-version 2.2`"))]
+    SqlNeedsFlink22(FlinkVersion),
+
+    #[error("cannot read the SQL file {path}: {source}")]
+    #[diagnostic(code(packager::run::sql_file))]
+    SqlFile { path: PathBuf, source: std::io::Error },
+
+    /// Flink's jars, fetched as `packager build` fetches them when there is no FLINK_HOME.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    FlinkJars(#[from] Box<crate::build::BuildError>),
 
     #[error("`java` could not be started: {0}")]
     #[diagnostic(code(packager::run::java), help("install a Java 11+ runtime (Debian: apt-get install openjdk-17-jdk-headless)"))]

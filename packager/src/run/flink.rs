@@ -3,13 +3,17 @@
 //!
 //! The job's local launch contract (job-template/java, `AnomalyDetectionJob.main`): `--properties FILE` with the
 //! Managed Flink property groups; here `source` and both sinks use the `file` connector. Parallelism 1 keeps the
-//! anomalies in input order, so the output is line for line what `packager run` prints.
+//! anomalies in input order, so the output is line for line what `packager run` prints. The MiniCluster runs the
+//! Flink the jar is built for (its build.json), on FLINK_HOME or the Flink jars `packager build` fetches; `--sql`
+//! adds the `sql` group, so the job runs the user's SQL over the input (table `events`) instead.
 
 use super::error::RunError;
 use super::{EmitChoice, RunArgs, resolve_outputs};
 use crate::artifact::{JAR_NAME, MAIN_CLASS, OUT_DIR};
+use crate::build::flink_jars;
+use crate::build::report::Progress;
 use crate::config::FileConfig;
-use crate::flink_home::FlinkHome;
+use crate::flink_version::FlinkVersion;
 use crate::output::{OutputFormat, describe_dead_letter, text_line};
 use crate::project::find_project;
 use crate::sample::SAMPLE;
@@ -43,7 +47,20 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     if !jar.is_file() {
         return Err(RunError::NoJar(jar));
     }
-    let flink = FlinkHome::open(args.flink_home.as_deref())?;
+    let jar_runtime = crate::artifact::runtime_of_jar(&jar).unwrap_or_else(|| crate::artifact::LEGACY_RUNTIME.into());
+    let version = match (args.flink_version, FlinkVersion::from_runtime(&jar_runtime)) {
+        (Some(wanted), built) if built != Some(wanted) => return Err(RunError::WrongJar { jar, jar_runtime, wanted }),
+        (Some(wanted), _) => wanted,
+        (None, built) => built.unwrap_or_default(),
+    };
+    let sql = match &args.sql {
+        Some(_) if version != FlinkVersion::V2_2 => return Err(RunError::SqlNeedsFlink22(version)),
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|source| RunError::SqlFile { path: path.clone(), source })?),
+        None => None,
+    };
+    let origin = flink_jars::OriginFromEnv::read();
+    let progress = if verbose > 0 { Progress::new() } else { Progress::quiet() };
+    let flink = flink_jars::resolve(args.flink_home.as_deref(), version, &origin.origin(), &progress).map_err(Box::new)?;
 
     let work = tempfile::Builder::new()
         .prefix("packager-flink-run-")
@@ -77,7 +94,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     let anomalies_dir = work.path().join("anomalies");
     let dead_dir = work.path().join("dead-letters");
     let properties = work.path().join("application_properties.json");
-    let groups = property_groups(&input, &anomalies_dir, &dead_dir, &config, args.batch_size);
+    let groups = property_groups(&input, &anomalies_dir, &dead_dir, &config, args.batch_size, sql.as_deref());
     std::fs::write(&properties, serde_json::to_vec_pretty(&groups).expect("properties serialize")).map_err(work_err(&properties))?;
 
     let log = work.path().join("job.log");
@@ -171,7 +188,14 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
 }
 
 /// The job's property groups for a local file-to-file run.
-fn property_groups(input: &Path, anomalies: &Path, dead: &Path, config: &detector_wasm::Config, batch_size: Option<usize>) -> Value {
+fn property_groups(
+    input: &Path,
+    anomalies: &Path,
+    dead: &Path,
+    config: &detector_wasm::Config,
+    batch_size: Option<usize>,
+    sql: Option<&str>,
+) -> Value {
     let mut groups = PropertyGroups::new()
         .file(properties::SOURCE, &input.display().to_string())
         .file(properties::ANOMALIES, &anomalies.display().to_string())
@@ -183,6 +207,9 @@ fn property_groups(input: &Path, anomalies: &Path, dead: &Path, config: &detecto
         .set(properties::JOB, "checkpoint_interval_ms", "500");
     if let Some(n) = batch_size {
         groups = groups.set(properties::JOB, "parse_batch_size", n.to_string());
+    }
+    if let Some(statement) = sql {
+        groups = groups.set(properties::SQL, "statement", statement);
     }
     groups.to_json()
 }
@@ -231,7 +258,7 @@ mod tests {
     #[test]
     fn every_detector_value_is_a_string_the_kernel_reads_back() {
         let config = detector_wasm::Config { threshold_multiplier: 2.5, velocity: false, ..Default::default() };
-        let groups = property_groups(Path::new("/in"), Path::new("/a"), Path::new("/d"), &config, Some(64));
+        let groups = property_groups(Path::new("/in"), Path::new("/a"), Path::new("/d"), &config, Some(64), None);
         let detector = groups[3]["PropertyMap"].as_object().unwrap();
         assert!(detector.values().all(Value::is_string), "{detector:?}");
         let back = detector_wasm::Config::from_map(detector).unwrap();

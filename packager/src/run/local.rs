@@ -155,6 +155,9 @@ fn print_summary(s: &Summary, input: &str, secs: f64, config: &detector_wasm::Co
         config.log_transform,
         config.velocity
     );
+    if s.state_resets > 0 {
+        eprintln!("{} keys had stored state the kernel could not read; they started afresh", s.state_resets);
+    }
     if s.kernel_traps > 0 {
         eprintln!("the kernel trapped {} times; those records are dead letters with stage `kernel`", s.kernel_traps);
     }

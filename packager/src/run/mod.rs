@@ -62,9 +62,15 @@ pub struct RunArgs {
     /// The jar for --flink [default: target/packager/anomaly-detector.jar, from `packager build --local`]
     #[arg(long, env = "PACKAGER_JAR", value_name = "JAR")]
     pub jar: Option<PathBuf>,
-    /// Flink distribution for --flink: its lib/*.jar go on the classpath
+    /// The Flink the --flink MiniCluster runs: 2.2 or 1.20 [default: the one the jar is built for]
+    #[arg(long, env = "PACKAGER_FLINK_VERSION", value_enum, value_name = "VERSION")]
+    pub flink_version: Option<crate::flink_version::FlinkVersion>,
+    /// Flink distribution for --flink: its lib/*.jar go on the classpath [default: Flink's jars fetched into the cache, as `packager build` does]
     #[arg(long, env = "FLINK_HOME", value_name = "DIR")]
     pub flink_home: Option<PathBuf>,
+    /// With --flink: run this SQL (the job's `sql` property group) instead of the fixed pipeline; it reads the input as table `events` and writes to `anomalies` (Flink 2.2)
+    #[arg(long, value_name = "QUERY.sql", requires = "flink")]
+    pub sql: Option<PathBuf>,
     /// Also write a self-contained HTML report (charts per key, anomalies, scores, the config) to this file (not with --flink)
     #[arg(long, env = "PACKAGER_REPORT", value_name = "FILE.html")]
     pub report: Option<PathBuf>,
@@ -100,7 +106,9 @@ impl RunArgs {
         self.dead_letters = self.dead_letters.or(from_file.dead_letters);
         self.show_invalid = self.show_invalid.or(from_file.show_invalid);
         self.jar = self.jar.or(from_file.jar);
+        self.flink_version = self.flink_version.or(from_file.flink_version);
         self.flink_home = self.flink_home.or(from_file.flink_home);
+        self.sql = self.sql.or(from_file.sql);
         self.report = self.report.or(from_file.report);
         if self.report_key.is_empty() {
             self.report_key = from_file.report_key;

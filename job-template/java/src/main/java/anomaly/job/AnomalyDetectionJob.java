@@ -4,6 +4,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Paths;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.apache.flink.api.common.JobExecutionResult;
@@ -13,11 +16,16 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.DeploymentOptions;
 import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.table.api.TableDescriptor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The anomaly-detection job: raw records → kernel parse → keyBy(key) → kernel detect with keyed state → anomalies,
@@ -37,6 +45,9 @@ public final class AnomalyDetectionJob {
     /** Operator uids: part of every savepoint, never change them. */
     public static final String UID_PARSE = "kernel-parse";
     public static final String UID_DETECT = "kernel-detect";
+    /** The Managed Flink runtime this build of the job is for (FLINK-2_2 or FLINK-1_20). */
+    public static final String RUNTIME = FlinkRuntime.RUNTIME;
+    private static final Logger LOG = LoggerFactory.getLogger(AnomalyDetectionJob.class);
 
     static final TypeInformation<Tuple2<String, byte[]>> PARSED_TYPE =
             Types.TUPLE(Types.STRING, PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
@@ -54,14 +65,18 @@ public final class AnomalyDetectionJob {
     private final JobSettings settings;
     private final KernelSource kernel;
     private final DetectFactory detect;
+    private final SqlPipeline sql;
+    private final Map<String, TableDescriptor> sqlSinks;
 
     private AnomalyDetectionJob(Builder b) {
         this.source = Objects.requireNonNull(b.source, "source");
-        this.anomalies = Objects.requireNonNull(b.anomalies, "anomalies sink");
-        this.deadLetters = Objects.requireNonNull(b.deadLetters, "dead-letter sink");
+        this.sql = b.sql;
+        this.sqlSinks = b.sqlSinks;
+        this.anomalies = sql != null ? b.anomalies : Objects.requireNonNull(b.anomalies, "anomalies sink");
+        this.deadLetters = sql != null ? b.deadLetters : Objects.requireNonNull(b.deadLetters, "dead-letter sink");
         this.detectorConfig = configJson(b.detectorConfig);
         this.settings = b.settings;
-        this.kernel = b.kernel;
+        this.kernel = b.kernel != null ? b.kernel : KernelSource.embedded(b.settings.signalTraps);
         this.detect = b.detect;
     }
 
@@ -69,14 +84,23 @@ public final class AnomalyDetectionJob {
         return new Builder();
     }
 
-    /** The job the property groups describe. */
+    /** The job the property groups describe: the fixed pipeline, or the user's SQL when there is a `sql` group. */
     public static Builder fromProperties(ApplicationProperties properties) {
-        return builder()
+        Builder builder = builder()
                 .source(Connectors.source(GROUP_SOURCE, properties.group(GROUP_SOURCE)))
-                .anomalies(Connectors.sink(GROUP_ANOMALIES, properties.group(GROUP_ANOMALIES)))
-                .deadLetters(Connectors.sink(GROUP_DEAD_LETTERS, properties.group(GROUP_DEAD_LETTERS)))
                 .detectorConfig(properties.group(GROUP_DETECTOR))
                 .settings(JobSettings.from(properties.group(GROUP_JOB)));
+        if (properties.has(SqlPipeline.GROUP)) {
+            Map<String, TableDescriptor> sinks = new LinkedHashMap<>();
+            sinks.put(GROUP_ANOMALIES, Connectors.sqlSinkTable(GROUP_ANOMALIES, properties.group(GROUP_ANOMALIES)));
+            if (properties.has(GROUP_DEAD_LETTERS)) {
+                sinks.put(GROUP_DEAD_LETTERS, Connectors.sqlSinkTable(GROUP_DEAD_LETTERS, properties.group(GROUP_DEAD_LETTERS)));
+            }
+            return builder.sql(SqlPipeline.from(properties.group(SqlPipeline.GROUP)), sinks);
+        }
+        return builder
+                .anomalies(Connectors.sink(GROUP_ANOMALIES, properties.group(GROUP_ANOMALIES)))
+                .deadLetters(Connectors.sink(GROUP_DEAD_LETTERS, properties.group(GROUP_DEAD_LETTERS)));
     }
 
     /** Builds a job; every part but the source and the two sinks has a default. */
@@ -86,8 +110,11 @@ public final class AnomalyDetectionJob {
         private RecordSink deadLetters;
         private Map<String, String> detectorConfig = Map.of();
         private JobSettings settings = JobSettings.defaults();
-        private KernelSource kernel = KernelSource.embedded();
+        /** Null: the jar's kernel for the engine {@code job.signal_traps} selects. */
+        private KernelSource kernel;
         private DetectFactory detect = DetectFunction::new;
+        private SqlPipeline sql;
+        private Map<String, TableDescriptor> sqlSinks = Map.of();
 
         public Builder source(RecordSource source) {
             this.source = source;
@@ -125,6 +152,16 @@ public final class AnomalyDetectionJob {
             return this;
         }
 
+        /**
+         * Runs {@code sql} instead of the fixed pipeline, over the source as table {@code events} and into
+         * {@code sinks} (table name → table; the anomalies and dead-letter sinks are then unused).
+         */
+        public Builder sql(SqlPipeline sql, Map<String, TableDescriptor> sinks) {
+            this.sql = sql;
+            this.sqlSinks = sinks;
+            return this;
+        }
+
         public AnomalyDetectionJob build() {
             return new AnomalyDetectionJob(this);
         }
@@ -135,27 +172,25 @@ public final class AnomalyDetectionJob {
      * instead of failing every task after deployment.
      */
     public String validate() throws IOException {
-        try (NativeKernel k = NativeKernel.open(kernel.load(), detectorConfig)) {
+        try (NativeKernel k = NativeKernel.open(kernel, detectorConfig)) {
             return k.describe();
         }
     }
 
     /** Defines the pipeline on {@code env}. */
     public void define(StreamExecutionEnvironment env) {
-        if (settings.parallelism != null) {
-            env.setParallelism(settings.parallelism);
-        }
-        if (settings.checkpointIntervalMs != null) {
-            env.enableCheckpointing(settings.checkpointIntervalMs);
-        } else if (!env.getCheckpointConfig().isCheckpointingEnabled()) {
-            // File sinks commit on checkpoints; Managed Flink configures its own, local runs get this.
-            env.enableCheckpointing(JobSettings.DEFAULT_CHECKPOINT_INTERVAL_MS);
-        }
+        configure(env);
         TableBridge tables = new TableBridge(env);
 
         DataStream<byte[]> raw = source.create(env, tables);
-        SingleOutputStreamOperator<Tuple2<String, byte[]>> parsed = raw
-                .transform("kernel parse", PARSED_TYPE, new ParseOperator(kernel, detectorConfig, settings.parseBatchSize,
+        if (sql != null) {
+            sql.define(env, tables, raw, keyFields(), sqlSinks, detectorConfig);
+            tables.attach();
+            return;
+        }
+        // Chained to the source: the raw bytes never cross a network buffer before parsing.
+        SingleOutputStreamOperator<Tuple2<String, byte[]>> parsed = FlinkRuntime
+                .chained(raw, "kernel parse", PARSED_TYPE, new ParseOperator(kernel, detectorConfig, settings.parseBatchSize,
                         settings.parseBatchBytes, settings.parseFlushIntervalMs))
                 .uid(UID_PARSE);
         SingleOutputStreamOperator<byte[]> verdicts = parsed
@@ -168,6 +203,61 @@ public final class AnomalyDetectionJob {
         anomalies.write(verdicts, GROUP_ANOMALIES, tables);
         deadLetters.write(dead, GROUP_DEAD_LETTERS, tables);
         tables.attach();
+    }
+
+    /**
+     * Applies the `job` group's parallelism and checkpointing. A cluster that forbids programmatic configuration
+     * (Managed Flink: `execution.program-config.enabled: false`) fails any job that changes either, so there they
+     * are refused up front with the setting that does the same from outside; and the cluster's checkpointing is
+     * left as it is.
+     */
+    private void configure(StreamExecutionEnvironment env) {
+        boolean locked = !env.getConfiguration().get(DeploymentOptions.PROGRAM_CONFIG_ENABLED);
+        String service = "this cluster forbids configuration changes made by the job (Managed Flink, "
+                + "execution.program-config.enabled: false); ";
+        if (settings.parallelism != null) {
+            if (locked) {
+                throw new IllegalArgumentException("property job.parallelism cannot be applied: " + service
+                        + "remove it and set the application's parallelism (packager deploy --parallelism, Terraform flink_parallelism)");
+            }
+            env.setParallelism(settings.parallelism);
+        }
+        if (settings.checkpointIntervalMs != null) {
+            if (locked) {
+                throw new IllegalArgumentException("property job.checkpoint_interval_ms cannot be applied: " + service
+                        + "remove it and set the application's checkpoint interval (packager deploy --checkpoint-interval-ms,"
+                        + " Terraform flink_checkpoint_interval_ms)");
+            }
+            env.enableCheckpointing(settings.checkpointIntervalMs);
+        } else if (!env.getCheckpointConfig().isCheckpointingEnabled()) {
+            if (locked) {
+                LOG.warn("checkpointing is off on this cluster: the file sinks commit nothing until it is turned on"
+                        + " (Managed Flink: the application's checkpoint configuration)");
+            } else {
+                // File sinks commit on checkpoints; Managed Flink configures its own, local runs get this.
+                env.enableCheckpointing(JobSettings.DEFAULT_CHECKPOINT_INTERVAL_MS);
+            }
+        }
+    }
+
+    /** The kernel's key fields for this configuration (the columns of the SQL form's `events`). */
+    private List<String> keyFields() {
+        try (NativeKernel k = NativeKernel.open(kernel.load(), detectorConfig)) {
+            JsonNode keyField = new ObjectMapper().readTree(k.describe()).path("effectiveConfig").path("key_field");
+            List<String> fields = new ArrayList<>();
+            if (keyField.isArray()) {
+                keyField.forEach(f -> fields.add(f.asText()));
+            } else {
+                for (String f : keyField.asText().split(",")) {
+                    if (!f.trim().isEmpty()) {
+                        fields.add(f.trim());
+                    }
+                }
+            }
+            return fields;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot load the kernel to read its key fields: " + e.getMessage(), e);
+        }
     }
 
     /** Defines the pipeline and runs it to the end. */

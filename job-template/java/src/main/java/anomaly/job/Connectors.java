@@ -18,6 +18,7 @@ import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.Schema;
 import org.apache.flink.table.api.Table;
 import org.apache.flink.table.api.TableDescriptor;
+import org.apache.flink.table.types.DataType;
 import org.apache.flink.types.Row;
 
 /**
@@ -61,9 +62,8 @@ public final class Connectors {
         }
         Map<String, String> options = options(group);
         return (env, tables) -> {
-            Table table = tables.tableEnv().from(descriptor(connector, options));
-            return tables.tableEnv()
-                    .toDataStream(table)
+            Table table = tables.tableEnv().from(descriptor(connector, options, DataTypes.BYTES()));
+            return tables.toStream(groupId, table)
                     .map(Connectors::bytesOf)
                     .returns(PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO)
                     .name("source: " + connector + " → bytes")
@@ -81,9 +81,28 @@ public final class Connectors {
         }
         Map<String, String> options = options(group);
         return (records, name, tables) -> {
-            Table table = tables.tableEnv().fromDataStream(records, Schema.newBuilder().column("f0", DataTypes.BYTES()).build());
-            tables.insert(descriptor(connector, options), table);
+            Table table = tables.fromStream(records, Schema.newBuilder().column("f0", DataTypes.BYTES()).build());
+            tables.insert(name, descriptor(connector, options, DataTypes.BYTES()), table);
         };
+    }
+
+    /**
+     * The table a sink group stands for in the `sql` group's statements: one column {@code data STRING} (the rows
+     * written, one record each). A {@code file} group becomes Flink's {@code filesystem} SQL connector with
+     * {@code format = raw}: part files under {@code path}, committed on checkpoints as the file sink's are.
+     */
+    public static TableDescriptor sqlSinkTable(String groupId, Map<String, String> group) {
+        String connector = connector(groupId, group);
+        if (connector.equals(FILE)) {
+            String path = required(groupId, group, PATH);
+            allowOnly(groupId, group, FILE_SINK_KEYS);
+            return TableDescriptor.forConnector("filesystem")
+                    .schema(Schema.newBuilder().column(COLUMN, DataTypes.STRING()).build())
+                    .option(PATH, path)
+                    .option("format", "raw")
+                    .build();
+        }
+        return descriptor(connector, options(group), DataTypes.STRING());
     }
 
     /** JSON lines from a file or directory. */
@@ -119,9 +138,8 @@ public final class Connectors {
         return String.valueOf(value).getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 
-    private static TableDescriptor descriptor(String connector, Map<String, String> options) {
-        TableDescriptor.Builder builder =
-                TableDescriptor.forConnector(connector).schema(Schema.newBuilder().column(COLUMN, DataTypes.BYTES()).build());
+    private static TableDescriptor descriptor(String connector, Map<String, String> options, DataType column) {
+        TableDescriptor.Builder builder = TableDescriptor.forConnector(connector).schema(Schema.newBuilder().column(COLUMN, column).build());
         options.forEach(builder::option);
         return builder.build();
     }

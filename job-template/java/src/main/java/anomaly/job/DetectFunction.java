@@ -37,6 +37,7 @@ public class DetectFunction extends KeyedProcessFunction<String, Tuple2<String, 
     private transient NativeKernel.DetectResult result;
     private transient Counter anomalies;
     private transient Counter kernelErrors;
+    private transient Counter stateResets;
     private transient KernelTimer timer;
     private transient int untimed;
 
@@ -58,12 +59,13 @@ public class DetectFunction extends KeyedProcessFunction<String, Tuple2<String, 
                     .build());
         }
         state = getRuntimeContext().getState(descriptor);
-        kernel = NativeKernel.open(kernelSource.load(), configJson);
+        kernel = NativeKernel.open(kernelSource, configJson);
         LOG.info("kernel for detection: {}", kernel.describe());
         result = new NativeKernel.DetectResult();
         MetricGroup metrics = JobMetrics.group(getRuntimeContext().getMetricGroup());
         anomalies = metrics.counter(JobMetrics.ANOMALIES);
         kernelErrors = metrics.counter(JobMetrics.KERNEL_ERRORS);
+        stateResets = metrics.counter(JobMetrics.STATE_RESETS);
         timer = metrics.gauge(JobMetrics.KERNEL_NANOS_PER_RECORD, new KernelTimer());
     }
 
@@ -92,12 +94,16 @@ public class DetectFunction extends KeyedProcessFunction<String, Tuple2<String, 
             untimed = 0;
         }
         if (result.deadLetter) {
-            // The key's state is unusable for this kernel; the old state is kept for a kernel that can read it.
+            // The key's state was written by a newer kernel; it is kept for a kernel that can read it.
             kernelErrors.inc();
             ctx.output(DeadLetters.TAG, result.payload);
             return;
         }
         writeState(ctx.getCurrentKey(), result.state);
+        if ((result.flags & NativeKernel.FLAG_STATE_RESET) != 0) {
+            LOG.warn("key {} had stored state the kernel could not read; it started afresh", ctx.getCurrentKey());
+            stateResets.inc();
+        }
         if (result.isAnomaly()) {
             anomalies.inc();
         }
@@ -108,7 +114,7 @@ public class DetectFunction extends KeyedProcessFunction<String, Tuple2<String, 
 
     private void replaceKernel() throws Exception {
         kernel.close();
-        kernel = NativeKernel.open(kernelSource.load(), configJson);
+        kernel = NativeKernel.open(kernelSource, configJson);
     }
 
     /** The key's kernel state, or null for a new key. */

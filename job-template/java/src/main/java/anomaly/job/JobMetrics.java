@@ -9,6 +9,7 @@ final class JobMetrics {
     static final String ANOMALIES = "anomalies";
     static final String INVALID_RECORDS = "invalidRecords";
     static final String KERNEL_ERRORS = "kernelErrors";
+    static final String STATE_RESETS = "stateResets";
     static final String KERNEL_NANOS_PER_RECORD = "kernelNanosPerRecord";
 
     private JobMetrics() {}

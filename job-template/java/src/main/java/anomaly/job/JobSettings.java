@@ -16,8 +16,9 @@ public final class JobSettings implements Serializable {
     public static final String PARSE_FLUSH_INTERVAL_MS = "parse_flush_interval_ms";
     public static final String PARALLELISM = "parallelism";
     public static final String CHECKPOINT_INTERVAL_MS = "checkpoint_interval_ms";
-    static final List<String> KEYS =
-            Arrays.asList(STATE_TTL_HOURS, PARSE_BATCH_SIZE, PARSE_BATCH_BYTES, PARSE_FLUSH_INTERVAL_MS, PARALLELISM, CHECKPOINT_INTERVAL_MS);
+    public static final String SIGNAL_TRAPS = "signal_traps";
+    static final List<String> KEYS = Arrays.asList(STATE_TTL_HOURS, PARSE_BATCH_SIZE, PARSE_BATCH_BYTES, PARSE_FLUSH_INTERVAL_MS, PARALLELISM,
+            CHECKPOINT_INTERVAL_MS, SIGNAL_TRAPS);
 
     /** Defaults; see the table in job-template/README.md. */
     static final long DEFAULT_STATE_TTL_HOURS = 720;
@@ -34,15 +35,18 @@ public final class JobSettings implements Serializable {
     final Integer parallelism;
     /** Null: keep the cluster's checkpointing, or every 60 s when the cluster has none (local runs). */
     final Long checkpointIntervalMs;
+    /** False: the kernel runs on the engine that installs no signal handler (see job-template/README.md). */
+    final boolean signalTraps;
 
     private JobSettings(Duration stateTtl, int parseBatchSize, long parseBatchBytes, long parseFlushIntervalMs, Integer parallelism,
-            Long checkpointIntervalMs) {
+            Long checkpointIntervalMs, boolean signalTraps) {
         this.stateTtl = stateTtl;
         this.parseBatchSize = parseBatchSize;
         this.parseBatchBytes = parseBatchBytes;
         this.parseFlushIntervalMs = parseFlushIntervalMs;
         this.parallelism = parallelism;
         this.checkpointIntervalMs = checkpointIntervalMs;
+        this.signalTraps = signalTraps;
     }
 
     /** Reads the {@code job} group; every key is optional, unknown keys are refused. */
@@ -58,12 +62,28 @@ public final class JobSettings implements Serializable {
                 number(group, PARSE_BATCH_BYTES, DEFAULT_PARSE_BATCH_BYTES, 1, 256L << 20),
                 number(group, PARSE_FLUSH_INTERVAL_MS, DEFAULT_PARSE_FLUSH_INTERVAL_MS, 1),
                 group.containsKey(PARALLELISM) ? (int) number(group, PARALLELISM, 1, 1, 4096) : null,
-                group.containsKey(CHECKPOINT_INTERVAL_MS) ? number(group, CHECKPOINT_INTERVAL_MS, 0, 10) : null);
+                group.containsKey(CHECKPOINT_INTERVAL_MS) ? number(group, CHECKPOINT_INTERVAL_MS, 0, 10) : null,
+                flag(group, SIGNAL_TRAPS, true));
     }
 
     /** Every default. */
     public static JobSettings defaults() {
         return from(Map.of());
+    }
+
+    private static boolean flag(Map<String, String> group, String key, boolean fallback) {
+        String text = group.get(key);
+        if (text == null) {
+            return fallback;
+        }
+        switch (text.trim()) {
+            case "true":
+                return true;
+            case "false":
+                return false;
+            default:
+                throw new IllegalArgumentException("property job." + key + " must be true or false, got \"" + text + "\"");
+        }
     }
 
     private static long number(Map<String, String> group, String key, long fallback, long min) {

@@ -25,6 +25,8 @@ public final class NativeKernel implements AutoCloseable {
     /** Result flags (see {@code detector_wasm::abi}). */
     public static final int FLAG_ANOMALY = 1;
     public static final int FLAG_WARMUP = 2;
+    /** The key's stored state was unreadable; the kernel started the key afresh. */
+    public static final int FLAG_STATE_RESET = 16;
 
     private static final byte TAG_OK = 0;
     private static final byte TAG_DEAD_LETTER = 1;
@@ -54,14 +56,28 @@ public final class NativeKernel implements AutoCloseable {
     }
 
     /**
-     * Loads a precompiled kernel and configures an instance.
+     * Loads a kernel precompiled for signal-based traps and configures an instance.
      *
      * @param cwasm a trusted {@code .cwasm} built with the host's engine configuration
      * @param configJson a JSON object of detector config keys (see detector-wasm/src/config.rs)
      * @throws KernelException when the kernel does not match this host or refuses the configuration
      */
     public static NativeKernel open(byte[] cwasm, byte[] configJson) {
-        return new NativeKernel(create(cwasm, configJson));
+        return open(cwasm, configJson, true);
+    }
+
+    /**
+     * Loads a precompiled kernel into the host's engine with signal-based traps or into the one without signal
+     * handlers ({@code signalTraps = false}: explicit bounds checks, slower, for JVMs where handlers are not welcome);
+     * the kernel must have been precompiled for that engine.
+     */
+    public static NativeKernel open(byte[] cwasm, byte[] configJson, boolean signalTraps) {
+        return new NativeKernel(create(cwasm, configJson, signalTraps));
+    }
+
+    /** Loads the kernel {@code source} gives, into the engine it was precompiled for. */
+    public static NativeKernel open(KernelSource source, byte[] configJson) throws IOException {
+        return open(source.load(), configJson, source.signalTraps());
     }
 
     /** Receives the results of {@link #parse}, in record order. */
@@ -266,7 +282,7 @@ public final class NativeKernel implements AutoCloseable {
         }
     }
 
-    private static native long create(byte[] cwasm, byte[] configJson);
+    private static native long create(byte[] cwasm, byte[] configJson, boolean signalTraps);
 
     private static native void destroy(long handle);
 

@@ -5,7 +5,6 @@ import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.BoundedOneInput;
-import org.apache.flink.streaming.api.operators.ChainingStrategy;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
@@ -50,8 +49,6 @@ final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
         this.batchSize = batchSize;
         this.batchBytes = batchBytes;
         this.flushIntervalMs = flushIntervalMs;
-        // Chained to the source: the raw bytes never cross a network buffer before parsing.
-        setChainingStrategy(ChainingStrategy.ALWAYS);
     }
 
     @Override
@@ -82,7 +79,7 @@ final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
     }
 
     private NativeKernel openKernel() throws Exception {
-        return NativeKernel.open(kernelSource.load(), configJson);
+        return NativeKernel.open(kernelSource, configJson);
     }
 
     @Override

@@ -68,6 +68,9 @@ class PropertiesDocTest {
         }
         expected.put(AnomalyDetectionJob.GROUP_SOURCE + "." + Connectors.MAX_LINE_BYTES, Long.toString(Connectors.DEFAULT_MAX_LINE_BYTES));
 
+        for (String key : SqlPipeline.KEYS) {
+            expected.put(SqlPipeline.GROUP + "." + key, null);
+        }
         for (String key : JobSettings.KEYS) {
             expected.put(AnomalyDetectionJob.GROUP_JOB + "." + key, null);
         }

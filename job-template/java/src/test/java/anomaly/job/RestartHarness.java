@@ -1,6 +1,5 @@
 package anomaly.job;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,6 +14,7 @@ import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.client.program.PackagedProgram;
 import org.apache.flink.client.program.PackagedProgramUtils;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.jobmaster.JobResult;
@@ -31,7 +31,11 @@ import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
  */
 @SuppressWarnings("try")
 public final class RestartHarness {
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        HarnessMain.run(args, RestartHarness::run);
+    }
+
+    private static void run(String[] args) throws Exception {
         Path jar = Paths.get(args[0]);
         Path events = Paths.get(args[1]);
         Path work = Paths.get(args[2]);
@@ -45,6 +49,8 @@ public final class RestartHarness {
 
         Configuration config = new Configuration();
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, 4);
+        // Any free port: suites of both Flink versions (and other tests on the machine) run side by side.
+        config.set(RestOptions.BIND_PORT, "0");
         MiniClusterConfiguration cluster = new MiniClusterConfiguration.Builder()
                 .setConfiguration(config)
                 .setNumTaskManagers(1)
@@ -56,7 +62,7 @@ public final class RestartHarness {
 
             Path run1 = work.resolve("run1");
             JobID first = submit(miniCluster, jar, properties(work, events, run1, true), config);
-            waitForLines(run1.resolve("anomalies"), expectedAnomalies, 180_000);
+            CommittedLines.await(run1.resolve("anomalies"), expectedAnomalies, 180_000, () -> null);
             seen.addAll(mappedCopies());
             miniCluster.cancelJob(first).get();
             waitForStatus(miniCluster, first, JobStatus.CANCELED);
@@ -102,30 +108,6 @@ public final class RestartHarness {
         Path file = work.resolve(out.getFileName() + "-properties.json");
         Files.write(file, json.getBytes(StandardCharsets.UTF_8));
         return file;
-    }
-
-    private static void waitForLines(Path dir, int expected, long timeoutMs) throws Exception {
-        long deadline = System.currentTimeMillis() + timeoutMs;
-        while (System.currentTimeMillis() < deadline) {
-            if (countCommitted(dir) >= expected) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new IllegalStateException("the endless run committed only " + countCommitted(dir) + " of " + expected + " anomalies");
-    }
-
-    private static long countCommitted(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            return 0;
-        }
-        long lines = 0;
-        for (File f : dir.toFile().listFiles()) {
-            if (f.isFile() && !f.getName().startsWith(".")) {
-                lines += Files.readAllLines(f.toPath(), StandardCharsets.UTF_8).size();
-            }
-        }
-        return lines;
     }
 
     private static void waitForStatus(MiniCluster miniCluster, JobID id, JobStatus status) throws Exception {

@@ -31,6 +31,16 @@ final class TestSupport {
         return Paths.get(System.getProperty("anomaly.repo", ".")).toAbsolutePath();
     }
 
+    /** The Flink version the job and these tests are built for (test.sh sets {@code anomaly.flinkVersion}). */
+    static String flinkVersion() {
+        return System.getProperty("anomaly.flinkVersion", "2.2");
+    }
+
+    /** Whether this build has the SQL form (process table functions came with Flink 2.1). */
+    static boolean sqlSupported() {
+        return !flinkVersion().startsWith("1.");
+    }
+
     /** Precompiled test kernels built by test.sh from src/test/resources/fixtures/*.wat. */
     static Path fixture(String name) {
         return Paths.get(System.getProperty("anomaly.fixtures", "target/job-tests/fixtures")).resolve(name);
@@ -120,6 +130,12 @@ final class TestSupport {
         assertEquals(expected.size() + " lines", actual.size() + " lines",
                 what + " differ as multisets (" + expected.size() + " expected, " + actual.size() + " got); e.g. " + diff);
         throw new AssertionError(what + " differ as multisets though the counts match; e.g. " + diff);
+    }
+
+    /** Asserts that a job committed the reference's anomalies and dead letters (those without line numbers). */
+    static void assertMatchesReference(Reference reference, Path anomalies, Path deadLetters, String what) throws IOException {
+        assertSameMultiset(reference.anomalies, committedLines(anomalies), "anomalies of " + what + " and packager run");
+        assertSameMultiset(reference.deadLetters, canonicalDeadLetters(committedLines(deadLetters)), "dead letters of " + what + " and packager run");
     }
 
     /** Whether two multisets of lines are equal. */

@@ -7,6 +7,9 @@
 //! runtime engine): `wasm/…` with signal-based traps (the default), `wasm-no-signals/…` on the engine without signal
 //! handlers (`job.signal_traps = false`).
 //!
+//! `previous-default/batch-256` is `native/batch-256` with the default before `adaptive` (zscore): the price of the
+//! new default natively.
+//!
 //! `KERNEL_BENCH_ONCE=VARIANT cargo bench -p anomaly-host --bench kernel` replays the stream through one variant once
 //! and exits, for instruction counts under `valgrind --tool=callgrind` (steady under load, unlike times).
 
@@ -23,6 +26,9 @@ use std::collections::HashMap;
 const USERS: usize = 1024;
 const EVENTS: usize = 16 * 1024;
 const CONFIG: &str = "{}";
+/// The default before `adaptive` (zscore, one-sided, 10 events of warm-up): `previous-default/batch-256` runs it
+/// natively, so the new default's native cost can be compared with the old one's in one run.
+const PREVIOUS_DEFAULT: &str = r#"{"detector":"zscore","direction":"high","min_events":10}"#;
 
 /// Brief-shaped transactions, round-robin over users so a batch of up to `USERS` events never repeats a key (the
 /// job's batches don't either: one batch holds at most one event per key). Amounts are log-normal-ish per user from a
@@ -132,9 +138,13 @@ fn direct(detector: &Detector, events: &[Vec<u8>], states: &mut HashMap<String, 
 }
 
 fn native_kernel() -> abi::Kernel {
+    native_kernel_with(CONFIG)
+}
+
+fn native_kernel_with(config: &str) -> abi::Kernel {
     let mut k = abi::Kernel::new();
-    k.input_reserve(CONFIG.len())[..CONFIG.len()].copy_from_slice(CONFIG.as_bytes());
-    assert_eq!(k.configure(CONFIG.len()), 0);
+    k.input_reserve(config.len())[..config.len()].copy_from_slice(config.as_bytes());
+    assert_eq!(k.configure(config.len()), 0);
     k
 }
 
@@ -145,13 +155,15 @@ fn shipped_module(traps: Traps) -> KernelModule {
     unsafe { KernelModule::from_cwasm(&cwasm, traps) }.unwrap()
 }
 
-/// `KERNEL_BENCH_ONCE=VARIANT`: one replay of `native/batch-N`, `wasm/batch-N` or `wasm-no-signals/batch-N`.
+/// `KERNEL_BENCH_ONCE=VARIANT`: one replay of `native/batch-N`, `previous-default/batch-N`, `wasm/batch-N` or
+/// `wasm-no-signals/batch-N`.
 fn once(variant: &str) {
     let events = events();
     let (kind, batch) = variant.split_once("/batch-").expect("VARIANT is KIND/batch-N");
     let batch: usize = batch.parse().expect("N is a number");
     let mut kernel: Box<dyn Calls> = match kind {
         "native" => Box::new(native_kernel()),
+        "previous-default" => Box::new(native_kernel_with(PREVIOUS_DEFAULT)),
         "wasm" => Box::new(shipped_module(Traps::Signals).instantiate(CONFIG.as_bytes()).unwrap()),
         "wasm-no-signals" => Box::new(shipped_module(Traps::Explicit).instantiate(CONFIG.as_bytes()).unwrap()),
         other => panic!("unknown variant kind {other}"),
@@ -184,6 +196,10 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
+    group.bench_function("previous-default/batch-256", |b| {
+        let mut kernel = native_kernel_with(PREVIOUS_DEFAULT);
+        b.iter_batched_ref(HashMap::new, |states| replay(&mut kernel, &events, 256, states), BatchSize::LargeInput)
+    });
     group.finish();
 }
 

@@ -18,6 +18,7 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.client.program.PackagedProgram;
 import org.apache.flink.client.program.PackagedProgramUtils;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.jobmaster.JobResult;
@@ -67,6 +68,8 @@ public final class JvmSafetyHarness {
 
         Configuration config = new Configuration();
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, 4);
+        // Any free port: suites of both Flink versions (and other tests on the machine) run side by side.
+        config.set(RestOptions.BIND_PORT, "0");
         MiniClusterConfiguration cluster = new MiniClusterConfiguration.Builder()
                 .setConfiguration(config)
                 .setNumTaskManagers(1)

@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Collectors;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.client.program.PackagedProgram;
 import org.apache.flink.client.program.PackagedProgramUtils;
@@ -81,22 +80,22 @@ public final class JvmSafetyHarness {
             miniCluster.start();
             for (int round = 1; round <= rounds; round++) {
                 run(miniCluster, jar, testClasses, properties(work, events, "real-" + round, true), null, config);
-                loaded.addAll(mappedCopies());
+                loaded.addAll(HostLibraryCopies.mapped());
                 run(miniCluster, jar, testClasses, properties(work, faultRecords, "faults-" + round, true), faultsKernel, config);
-                loaded.addAll(mappedCopies());
-                collectGarbage();
+                loaded.addAll(HostLibraryCopies.mapped());
+                HostLibraryCopies.collectGarbage();
             }
             run(miniCluster, jar, testClasses, properties(work, events, "real-no-signals", false), null, config);
-            loaded.addAll(mappedCopies());
+            loaded.addAll(HostLibraryCopies.mapped());
         }
-        collectGarbage();
+        HostLibraryCopies.collectGarbage();
         RUNNING.set(false);
         for (Thread t : noise) {
             t.join();
         }
 
         long unloaded = ManagementFactory.getClassLoadingMXBean().getUnloadedClassCount() - unloadedBefore;
-        Set<String> mapped = mappedCopies();
+        Set<String> mapped = HostLibraryCopies.mapped();
         System.out.println("host library copies loaded: " + loaded.size() + ", still mapped at the end: " + mapped.size()
                 + ", classes unloaded: " + unloaded + ", NPEs caught: " + NPES.get() + ", forced safepoints: " + SAFEPOINTS.get());
         if (loaded.size() < 2 * rounds + 1) {
@@ -183,19 +182,5 @@ public final class JvmSafetyHarness {
                 return;
             }
         }
-    }
-
-    private static void collectGarbage() throws InterruptedException {
-        for (int i = 0; i < 3; i++) {
-            System.gc();
-            Thread.sleep(200);
-        }
-    }
-
-    /** The temp copies of the host library mapped into this JVM (deleted files stay mapped while loaded). */
-    private static Set<String> mappedCopies() throws IOException {
-        List<String> maps = Files.readAllLines(Paths.get("/proc/self/maps"));
-        return maps.stream().filter(l -> l.contains("libanomaly_host-")).map(l -> l.replaceAll("^.* (/\\S*libanomaly_host-\\S*).*$", "$1"))
-                .collect(Collectors.toSet());
     }
 }

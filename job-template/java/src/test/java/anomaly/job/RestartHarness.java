@@ -6,9 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
-import java.util.stream.Collectors;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.client.program.PackagedProgram;
@@ -63,10 +61,10 @@ public final class RestartHarness {
             Path run1 = work.resolve("run1");
             JobID first = submit(miniCluster, jar, properties(work, events, run1, true), config);
             CommittedLines.await(run1.resolve("anomalies"), expectedAnomalies, 180_000, () -> null);
-            seen.addAll(mappedCopies());
+            seen.addAll(HostLibraryCopies.mapped());
             miniCluster.cancelJob(first).get();
             waitForStatus(miniCluster, first, JobStatus.CANCELED);
-            collectGarbage();
+            HostLibraryCopies.collectGarbage();
 
             for (String name : new String[] {"run2", "run3"}) {
                 Path out = work.resolve(name);
@@ -75,16 +73,16 @@ public final class RestartHarness {
                 if (!result.isSuccess()) {
                     throw new IllegalStateException(name + " failed", result.getSerializedThrowable().get());
                 }
-                seen.addAll(mappedCopies());
-                collectGarbage();
+                seen.addAll(HostLibraryCopies.mapped());
+                HostLibraryCopies.collectGarbage();
             }
         }
-        collectGarbage();
+        HostLibraryCopies.collectGarbage();
         if (seen.size() < 3) {
             throw new IllegalStateException("expected each run to load its own copy of the host library, saw " + seen);
         }
         System.out.println("host library copies loaded: " + seen.size() + ", still mapped after the cluster stopped and GC: "
-                + mappedCopies().size());
+                + HostLibraryCopies.mapped().size());
         System.out.println("restarts survived");
     }
 
@@ -118,19 +116,5 @@ public final class RestartHarness {
             Thread.sleep(100);
         }
         throw new IllegalStateException("job " + id + " did not reach " + status);
-    }
-
-    private static void collectGarbage() throws InterruptedException {
-        for (int i = 0; i < 3; i++) {
-            System.gc();
-            Thread.sleep(200);
-        }
-    }
-
-    /** The temp copies of the host library mapped into this JVM (deleted files stay mapped until unloaded). */
-    private static Set<String> mappedCopies() throws IOException {
-        List<String> maps = Files.readAllLines(Paths.get("/proc/self/maps"));
-        return maps.stream().filter(l -> l.contains("libanomaly_host-")).map(l -> l.replaceAll("^.* (/\\S*libanomaly_host-\\S*).*$", "$1"))
-                .collect(Collectors.toSet());
     }
 }

@@ -12,6 +12,10 @@ locals {
     "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.alerter_log_group_name}",
     "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.firehose_log_group_prefix}-*",
   ]
+
+  # The stack's own CloudWatch alarms: the only ones that may publish to the operations topic (sns.tf) and use the
+  # key to do it (below).
+  our_alarms_arn_pattern = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name_prefix}-*"
 }
 
 data "aws_iam_policy_document" "kms" {
@@ -141,7 +145,7 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name_prefix}-*"]
+      values   = [local.our_alarms_arn_pattern]
     }
   }
 }

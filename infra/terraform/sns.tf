@@ -63,7 +63,7 @@ data "aws_iam_policy_document" "topic" {
       condition {
         test     = "ArnLike"
         variable = "aws:SourceArn"
-        values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name_prefix}-*"]
+        values   = [local.our_alarms_arn_pattern]
       }
     }
   }

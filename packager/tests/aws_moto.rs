@@ -12,6 +12,10 @@ use aws_sdk_kinesisanalyticsv2::operation::describe_application::{DescribeApplic
 use aws_sdk_kinesisanalyticsv2::types::error::ResourceNotFoundException;
 use aws_sdk_kinesisanalyticsv2::types::{ApplicationDetail, ApplicationStatus, RuntimeEnvironment};
 use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode, VersioningConfiguration};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use packager::aws::backoff::Backoff;
 use packager::config::FileConfig;
@@ -19,7 +23,7 @@ use packager::deploy::error::DeployError;
 use packager::deploy::jar::Jar;
 use packager::deploy::plan::AppAction;
 use packager::deploy::wait::Timing;
-use packager::deploy::{Clients, DeployArgs, deploy};
+use packager::deploy::{Clients, DeployArgs, Settings, deploy};
 use packager::send::{self, Record, SendError, Stream};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,6 +74,13 @@ async fn deploy_uploads_the_jar_once_by_content_and_refuses_a_missing_bucket() {
     let s3 = packager::aws::s3_client(&sdk);
     let bucket = unique_name("artifacts");
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    // As infra/terraform makes it: versioned, so the application can be pinned to the object version it runs.
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let jar = Jar::read(&write_jar(dir.path(), "v1")).unwrap();
     let settings = DeployArgs {
@@ -107,6 +118,7 @@ async fn deploy_uploads_the_jar_once_by_content_and_refuses_a_missing_bucket() {
             location.file_key().starts_with("flink/anomaly-detector-")
                 && location.file_key().ends_with(".jar")
                 && location.bucket_arn().starts_with("arn:aws:s3:::artifacts-")
+                && location.object_version().is_some_and(|v| !v.is_empty())
         })
         .then_output(|| CreateApplicationOutput::builder().application_detail(detail(ApplicationStatus::Ready)).build());
     let flink = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &[&missing(), &create, &ready(), &ready()]);
@@ -118,20 +130,33 @@ async fn deploy_uploads_the_jar_once_by_content_and_refuses_a_missing_bucket() {
     assert_eq!(report.plan.app, AppAction::Create);
     assert_eq!(report.status.as_deref(), Some("READY"));
     let key = jar.key("flink/");
-    let head = s3.head_object().bucket(&bucket).key(&key).send().await.unwrap();
+    let head = s3.head_object().bucket(&bucket).key(&key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
     assert_eq!(head.content_length(), Some(jar.bytes.len() as i64));
-    assert_eq!(head.metadata().unwrap().get("sha256"), Some(&jar.sha256));
+    assert_eq!(head.checksum_sha256(), Some(jar.sha256_base64.as_str()), "S3's own checksum is the jar's sha256");
+    assert_eq!(create.num_calls(), 1, "the application was created pinned to the uploaded version");
+    assert!(head.version_id().is_some());
     let body = s3.get_object().bucket(&bucket).key(&key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
     assert_eq!(body.as_ref(), jar.bytes.as_slice());
 
     // The same bytes again: the plan skips the upload (a dry run touches nothing else).
     let mut dry = settings.clone();
     dry.dry_run = true;
-    let flink = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &[&ready(), &ready()]);
+    let flink = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &[&ready(), &ready(), &ready(), &ready()]);
     let clients = Clients { s3: s3.clone(), flink };
     let report = deploy(&dry, &jar, REGION, &clients, &timing).await.unwrap();
     assert!(!report.plan.upload, "identical object must be reused");
     assert!(report.plan.to_text(true).contains("already holds these bytes"));
+
+    // The same key overwritten with other bytes (a new current version, another S3 checksum) no longer holds the jar:
+    // it is uploaded again. So is an object S3 has no checksum for (uploaded by an older packager, say).
+    s3.put_object().bucket(&bucket).key(&key).body(ByteStream::from_static(b"not the jar")).send().await.unwrap();
+    let report = deploy(&dry, &jar, REGION, &clients, &timing).await.unwrap();
+    assert!(report.plan.upload, "an object whose S3 checksum differs must not be reused");
+    let unchecked = jar.key("unchecked/");
+    s3.put_object().bucket(&bucket).key(&unchecked).body(ByteStream::from(jar.bytes.clone())).send().await.unwrap();
+    let elsewhere = Settings { key_prefix: "unchecked/".into(), ..dry.clone() };
+    let report = deploy(&elsewhere, &jar, REGION, &clients, &timing).await.unwrap();
+    assert!(report.plan.upload, "an object without an S3 checksum is not trusted");
 
     // Other bytes get another key.
     let other = Jar::read(&write_jar(dir.path(), "v2")).unwrap();
@@ -146,6 +171,25 @@ async fn deploy_uploads_the_jar_once_by_content_and_refuses_a_missing_bucket() {
     let err = deploy(&wrong, &jar, REGION, &Clients { s3: s3.clone(), flink }, &timing).await.unwrap_err();
     assert!(matches!(err, DeployError::BucketMissing { .. }), "{err:?}");
     assert_eq!(err.to_string(), format!("S3 bucket `{}` does not exist", wrong.bucket));
+}
+
+#[tokio::test]
+async fn an_upload_whose_s3_checksum_is_not_the_jars_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let jar = Jar::read(&write_jar(dir.path(), "v1")).unwrap();
+    let wanted = jar.sha256_base64.clone();
+    let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(move |r| r.checksum_algorithm() == Some(&ChecksumAlgorithm::Sha256) && r.checksum_sha256() == Some(wanted.as_str()))
+        .then_output(|| PutObjectOutput::builder().version_id("v2").build());
+    let size = jar.bytes.len() as i64;
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .match_requests(|r| r.version_id() == Some("v2") && r.checksum_mode() == Some(&ChecksumMode::Enabled))
+        .then_output(move || HeadObjectOutput::builder().content_length(size).checksum_sha256("c29tZXRoaW5nIGVsc2U=").build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::Sequential, &[&put, &head]);
+    let err = packager::deploy::s3::upload(&s3, "artifacts", "flink/a.jar", &jar).await.unwrap_err();
+    assert!(matches!(err, DeployError::UploadUnverified { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("S3 does not confirm the upload of s3://artifacts/flink/a.jar (version v2)"), "{err}");
+    assert_eq!((put.num_calls(), head.num_calls()), (1, 1));
 }
 
 async fn read_back(client: &aws_sdk_kinesis::Client, stream: &str) -> Vec<(String, Vec<u8>)> {

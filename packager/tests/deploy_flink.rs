@@ -14,7 +14,9 @@ use aws_sdk_kinesisanalyticsv2::operation::update_application::{UpdateApplicatio
 use aws_sdk_kinesisanalyticsv2::types::error::{ConcurrentModificationException, ResourceInUseException, ResourceNotFoundException};
 use aws_sdk_kinesisanalyticsv2::types::{
     ApplicationCodeConfigurationDescription, ApplicationConfigurationDescription, ApplicationDetail, ApplicationRestoreType,
-    ApplicationStatus, CodeContentDescription, CodeContentType, RuntimeEnvironment, S3ApplicationCodeLocationDescription,
+    ApplicationStatus, CheckpointConfigurationDescription, CloudWatchLoggingOptionDescription, CodeContentDescription, CodeContentType,
+    EnvironmentPropertyDescriptions, FlinkApplicationConfigurationDescription, ParallelismConfigurationDescription, PropertyGroup,
+    RuntimeEnvironment, S3ApplicationCodeLocationDescription,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use packager::aws::backoff::Backoff;
@@ -57,38 +59,105 @@ fn timing(timeout: Duration) -> Timing {
 }
 
 fn code(key: &str) -> CodeLocation {
-    CodeLocation { bucket_arn: BUCKET_ARN.into(), key: key.into() }
+    CodeLocation { bucket_arn: BUCKET_ARN.into(), key: key.into(), object_version: None }
 }
 
+/// An application as the service describes one deployed with `state` (no logging, groups or settings when empty).
 fn detail(status: ApplicationStatus, version: i64, runtime: RuntimeEnvironment) -> ApplicationDetail {
-    let code = ApplicationCodeConfigurationDescription::builder()
-        .code_content_type(CodeContentType::Zipfile)
-        .code_content_description(
-            CodeContentDescription::builder()
-                .s3_application_code_location_description(
-                    S3ApplicationCodeLocationDescription::builder().bucket_arn(BUCKET_ARN).file_key(OLD_KEY).build().unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
-    ApplicationDetail::builder()
-        .application_arn(format!("arn:aws:kinesisanalytics:us-east-1:123456789012:application/{APP}"))
-        .application_name(APP)
-        .runtime_environment(runtime)
-        .application_status(status)
-        .application_version_id(version)
-        .application_configuration_description(
-            ApplicationConfigurationDescription::builder().application_code_configuration_description(code).build(),
-        )
-        .build()
-        .unwrap()
+    detail_of(&flink::AppState {
+        status: status.as_str().into(),
+        version_id: version,
+        runtime: runtime.as_str().into(),
+        code: Some(code(OLD_KEY)),
+        ..Default::default()
+    })
 }
 
 fn describe(status: ApplicationStatus, version: i64) -> Rule {
     mock!(Client::describe_application).then_output(move || {
         DescribeApplicationOutput::builder().application_detail(detail(status.clone(), version, RuntimeEnvironment::Flink120)).build()
     })
+}
+
+/// What the service describes for an application in `s`: what [`flink::describe`] reads back from it is `s`.
+fn detail_of(s: &flink::AppState) -> ApplicationDetail {
+    let code = s.code.as_ref().unwrap();
+    let groups: Vec<PropertyGroup> = s
+        .property_groups
+        .iter()
+        .map(|(id, map)| {
+            PropertyGroup::builder()
+                .property_group_id(id)
+                .set_property_map(Some(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let config = ApplicationConfigurationDescription::builder()
+        .application_code_configuration_description(
+            ApplicationCodeConfigurationDescription::builder()
+                .code_content_type(CodeContentType::Zipfile)
+                .code_content_description(
+                    CodeContentDescription::builder()
+                        .s3_application_code_location_description(
+                            S3ApplicationCodeLocationDescription::builder()
+                                .bucket_arn(&code.bucket_arn)
+                                .file_key(&code.key)
+                                .set_object_version(code.object_version.clone())
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .environment_property_descriptions(EnvironmentPropertyDescriptions::builder().set_property_group_descriptions(Some(groups)).build())
+        .flink_application_configuration_description(
+            FlinkApplicationConfigurationDescription::builder()
+                .parallelism_configuration_description(
+                    ParallelismConfigurationDescription::builder()
+                        .set_parallelism(s.parallelism)
+                        .set_parallelism_per_kpu(s.parallelism_per_kpu)
+                        .set_auto_scaling_enabled(s.auto_scaling)
+                        .build(),
+                )
+                .checkpoint_configuration_description(
+                    CheckpointConfigurationDescription::builder()
+                        .set_checkpointing_enabled(s.checkpointing)
+                        .set_checkpoint_interval(s.checkpoint_interval_ms)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let logging: Vec<CloudWatchLoggingOptionDescription> = s
+        .log_stream
+        .iter()
+        .map(|l| {
+            CloudWatchLoggingOptionDescription::builder()
+                .set_cloud_watch_logging_option_id(l.id.clone())
+                .log_stream_arn(&l.arn)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    ApplicationDetail::builder()
+        .application_arn(format!("arn:aws:kinesisanalytics:us-east-1:123456789012:application/{APP}"))
+        .application_name(APP)
+        .runtime_environment(RuntimeEnvironment::from(s.runtime.as_str()))
+        .application_status(ApplicationStatus::from(s.status.as_str()))
+        .application_version_id(s.version_id)
+        .application_configuration_description(config)
+        .set_cloud_watch_logging_option_descriptions(Some(logging))
+        .build()
+        .unwrap()
+}
+
+/// DescribeApplication answering with everything deploy compares: what [`flink::describe`] reads back is `state`.
+fn describe_state(state: flink::AppState) -> Rule {
+    mock!(Client::describe_application)
+        .then_output(move || DescribeApplicationOutput::builder().application_detail(detail_of(&state)).build())
 }
 
 fn conflict() -> Rule {
@@ -243,26 +312,105 @@ async fn upgrade_runtime_updates_a_running_1_20_application_to_2_2_with_the_new_
     assert!(rules.iter().all(|r| r.num_calls() == 1));
 }
 
+/// The application of [`update_plan`] as another change left it: at `version`, changed by `change`.
+fn changed_meanwhile(s: &Settings, version: i64, change: impl FnOnce(&mut flink::AppState)) -> Rule {
+    let mut state = update_plan_state(s);
+    state.property_groups.get_mut("detector").unwrap().insert("threshold_multiplier".into(), "2.5".into());
+    state.version_id = version;
+    change(&mut state);
+    describe_state(state)
+}
+
 #[tokio::test]
-async fn a_concurrent_modification_is_retried_from_the_new_version_id() {
+async fn after_a_concurrent_change_elsewhere_the_update_is_planned_again_and_sent_from_the_new_version() {
     let s = settings(false);
+    // Someone stopped the application meanwhile: the new plan restores no snapshot (there is no running job).
+    let resent = mock!(Client::update_application)
+        .match_requests(|r| {
+            r.current_application_version_id() == Some(8)
+                && r.run_configuration_update().is_none()
+                && r.application_configuration_update().unwrap().environment_property_updates().is_some()
+        })
+        .then_output(|| {
+            UpdateApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::Updating, 9, RuntimeEnvironment::Flink120))
+                .build()
+        });
     let rules = [
         conflict(),
-        describe(ApplicationStatus::Running, 8),
-        updated(8),
+        changed_meanwhile(&s, 8, |a| a.status = "READY".into()),
+        resent,
+        describe(ApplicationStatus::Ready, 9),
+        describe(ApplicationStatus::Ready, 9),
+    ];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let (status, version) = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert_eq!((status.as_str(), version), ("READY", 9));
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "every call made once, in order");
+}
+
+#[tokio::test]
+async fn a_concurrent_change_that_made_part_of_the_plan_leaves_only_the_rest_to_send() {
+    let s = settings(false);
+    // The other change set the threshold this deploy wants: only the code is left, and the properties are not sent.
+    let code_only = mock!(Client::update_application)
+        .match_requests(|r| {
+            let c = r.application_configuration_update().unwrap();
+            r.current_application_version_id() == Some(8)
+                && c.environment_property_updates().is_none()
+                && c.application_code_configuration_update().is_some()
+        })
+        .then_output(|| {
+            UpdateApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::Updating, 9, RuntimeEnvironment::Flink120))
+                .build()
+        });
+    let wanted = s.property_groups["detector"]["threshold_multiplier"].clone();
+    let rules = [
+        conflict(),
+        changed_meanwhile(&s, 8, |a| {
+            a.property_groups.get_mut("detector").unwrap().insert("threshold_multiplier".into(), wanted);
+        }),
+        code_only,
         describe(ApplicationStatus::Running, 9),
         describe(ApplicationStatus::Running, 9),
     ];
     let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
     let (_, version) = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
     assert_eq!(version, 9);
-    assert!(rules.iter().all(|r| r.num_calls() == 1));
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "every call made once, in order");
+}
+
+#[tokio::test]
+async fn a_concurrent_change_of_what_the_plan_changes_stops_the_deploy_without_overwriting_it() {
+    let s = settings(false);
+    let rules = [
+        conflict(),
+        changed_meanwhile(&s, 8, |a| {
+            a.property_groups.get_mut("detector").unwrap().insert("threshold_multiplier".into(), "5".into());
+        }),
+    ];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
+    assert!(matches!(err, DeployError::ConcurrentChange { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "application `anomaly-detector` was changed by someone else while this deploy ran, in what this deploy changes: \
+         detector.threshold_multiplier was 2.5, is now 5, this deploy wants 3.0"
+    );
+    assert!(rules.iter().all(|r| r.num_calls() == 1), "one UpdateApplication only: the other change is not overwritten");
+
+    // A setting the plan left alone, changed meanwhile, would be undone by the new plan: refused the same way.
+    let rules = [conflict(), changed_meanwhile(&s, 8, |a| a.parallelism = Some(4))];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    let err = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
+    assert!(err.to_string().ends_with("parallelism was 1, is now 4, this deploy wants 1"), "{err}");
 }
 
 #[tokio::test]
 async fn conflicts_that_do_not_stop_end_in_a_bounded_error() {
     let s = settings(false);
-    let rules = [conflict(), describe(ApplicationStatus::Running, 8), conflict(), describe(ApplicationStatus::Running, 9), conflict()];
+    let rules = [conflict(), changed_meanwhile(&s, 8, |_| {}), conflict(), changed_meanwhile(&s, 9, |_| {}), conflict()];
     let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
     let err = apply(&update_plan(&s), &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap_err();
     assert!(matches!(err, DeployError::Conflict { attempts: 3, .. }), "{err:?}");
@@ -347,7 +495,7 @@ fn update_plan_state(s: &Settings) -> flink::AppState {
         status: "RUNNING".into(),
         version_id: 7,
         runtime: s.runtime.clone(),
-        code: Some((BUCKET_ARN.into(), OLD_KEY.into())),
+        code: Some(code(OLD_KEY)),
         property_groups: s.property_groups.clone(),
         parallelism: Some(1),
         parallelism_per_kpu: Some(1),
@@ -369,7 +517,7 @@ async fn describe_reads_a_missing_application_as_none_and_another_runtime_as_wro
     let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &[&missing, &old]);
     assert_eq!(flink::describe(&client, APP).await.unwrap(), None);
     let state = flink::describe(&client, APP).await.unwrap().unwrap();
-    assert_eq!((state.runtime.as_str(), state.code.clone()), ("FLINK-1_15", Some((BUCKET_ARN.into(), OLD_KEY.into()))));
+    assert_eq!((state.runtime.as_str(), state.code.clone()), ("FLINK-1_15", Some(code(OLD_KEY))));
     let err = plan::decide(&settings(false), ("a.jar", "x", 1), &code(NEW_KEY), true, Some(&state)).unwrap_err();
     assert!(matches!(err, DeployError::WrongRuntime { .. }), "{err:?}");
 }
@@ -414,7 +562,7 @@ async fn a_running_application_without_logging_is_updated_then_given_the_log_str
 async fn a_new_log_stream_alone_updates_the_logging_option_by_its_id_and_nothing_else() {
     let s = settings(false);
     let mut state = update_plan_state(&s);
-    state.code = Some((BUCKET_ARN.into(), NEW_KEY.into()));
+    state.code = Some(code(NEW_KEY));
     state.log_stream =
         Some(flink::LogStream { id: Some("7.1".into()), arn: "arn:aws:logs:us-east-1:123456789012:log-group:old:log-stream:app".into() });
     let plan = plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), true, Some(&state)).unwrap();
@@ -442,12 +590,7 @@ async fn a_new_log_stream_alone_updates_the_logging_option_by_its_id_and_nothing
 #[tokio::test]
 async fn adding_a_log_stream_to_a_busy_application_is_a_state_error() {
     let s = settings(false);
-    let state = flink::AppState {
-        status: "READY".into(),
-        log_stream: None,
-        code: Some((BUCKET_ARN.into(), NEW_KEY.into())),
-        ..update_plan_state(&s)
-    };
+    let state = flink::AppState { status: "READY".into(), log_stream: None, code: Some(code(NEW_KEY)), ..update_plan_state(&s) };
     let plan = plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), true, Some(&state)).unwrap();
     let refuse = mock!(Client::add_application_cloud_watch_logging_option).then_error(|| {
         aws_sdk_kinesisanalyticsv2::operation::add_application_cloud_watch_logging_option::AddApplicationCloudWatchLoggingOptionError::ResourceInUseException(

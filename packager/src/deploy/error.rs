@@ -38,7 +38,7 @@ pub enum DeployError {
     #[error("no access to S3 bucket `{bucket}`: {message}")]
     #[diagnostic(
         code(packager::bucket_access),
-        help("the caller needs s3:GetObject, s3:PutObject and s3:ListBucket on it; or pass another --bucket")
+        help("the caller needs s3:GetObject, s3:GetObjectVersion, s3:PutObject and s3:ListBucket on it; or pass another --bucket")
     )]
     BucketAccess { bucket: String, message: String },
 
@@ -64,6 +64,24 @@ pub enum DeployError {
     #[error("application `{application}` is {status}, which does not allow {action}")]
     #[diagnostic(code(packager::application_state), help("{help}"))]
     State { application: String, status: String, action: &'static str, help: &'static str },
+
+    #[error("S3 does not confirm the upload of {uri} (version {version}): its SHA-256 checksum of the object is not the jar's")]
+    #[diagnostic(
+        code(packager::upload_unverified),
+        help(
+            "nothing was deployed; something else writes to that key (or the upload was altered on the way): check the bucket and deploy again"
+        )
+    )]
+    UploadUnverified { uri: String, version: String },
+
+    #[error("application `{application}` was changed by someone else while this deploy ran, in what this deploy changes: {changes}")]
+    #[diagnostic(
+        code(packager::concurrent_change),
+        help(
+            "the application was not updated (so the other change is kept); see who changed it (console, another deploy), then run `packager deploy --dry-run` and deploy again"
+        )
+    )]
+    ConcurrentChange { application: String, changes: String },
 
     #[error("application `{application}` was modified concurrently {attempts} times in a row; gave up")]
     #[diagnostic(code(packager::conflict), help("another deploy or a console change is in progress; wait for it and run the deploy again"))]

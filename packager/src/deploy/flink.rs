@@ -29,8 +29,8 @@ pub struct AppState {
     pub status: String,
     pub version_id: i64,
     pub runtime: String,
-    /// (bucket ARN, key) of the code.
-    pub code: Option<(String, String)>,
+    /// Where the code is (with the object version it is pinned to, if any).
+    pub code: Option<CodeLocation>,
     pub property_groups: Groups,
     pub parallelism: Option<i32>,
     pub parallelism_per_kpu: Option<i32>,
@@ -49,11 +49,23 @@ pub struct LogStream {
     pub arn: String,
 }
 
-/// Where the code goes: bucket ARN and key.
+/// Where the code goes: bucket ARN, key and, in a versioned bucket, the object version the application is pinned to
+/// (so a later write to the key cannot change what a restart runs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CodeLocation {
     pub bucket_arn: String,
     pub key: String,
+    pub object_version: Option<String>,
+}
+
+impl std::fmt::Display for CodeLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.bucket_arn, self.key)?;
+        match &self.object_version {
+            Some(v) => write!(f, " version {v}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Describes `application`; `None` when it does not exist.
@@ -75,7 +87,11 @@ pub async fn describe(client: &Client, application: &str) -> Result<Option<AppSt
         .and_then(|c| c.application_code_configuration_description())
         .and_then(|c| c.code_content_description())
         .and_then(|c| c.s3_application_code_location_description())
-        .map(|s3| (s3.bucket_arn().to_string(), s3.file_key().to_string()));
+        .map(|s3| CodeLocation {
+            bucket_arn: s3.bucket_arn().to_string(),
+            key: s3.file_key().to_string(),
+            object_version: s3.object_version().map(str::to_string),
+        });
     let property_groups = config
         .and_then(|c| c.environment_property_descriptions())
         .map(|p| {
@@ -144,7 +160,12 @@ pub async fn create(client: &Client, settings: &Settings, code: &CodeLocation, t
                 .code_content(
                     CodeContent::builder()
                         .s3_content_location(
-                            S3ContentLocation::builder().bucket_arn(&code.bucket_arn).file_key(&code.key).build().map_err(build_error)?,
+                            S3ContentLocation::builder()
+                                .bucket_arn(&code.bucket_arn)
+                                .file_key(&code.key)
+                                .set_object_version(code.object_version.clone())
+                                .build()
+                                .map_err(build_error)?,
                         )
                         .build(),
                 )
@@ -239,7 +260,7 @@ impl Update {
     }
 
     /// Whether the application configuration (code, properties, parallelism, checkpointing) changes.
-    fn changes_configuration(&self) -> bool {
+    pub fn changes_configuration(&self) -> bool {
         self.code.is_some() || self.property_groups.is_some() || self.parallelism || self.checkpointing
     }
 
@@ -276,9 +297,10 @@ impl Failure {
     }
 }
 
-/// Runs `call` with the application's version id; after a concurrent modification it pauses, reads the new version
-/// id and runs it again, at most `timing.conflict_attempts` times. `action` names the call in errors, `refused` what a
-/// status that forbids it does not allow ("an update").
+/// Runs `call` with the application's version id; after a concurrent modification it pauses, describes the
+/// application again and runs `call` with the new version id and what it read (`None` the first time), at most
+/// `timing.conflict_attempts` times. `action` names the call in errors, `refused` what a status that forbids it does
+/// not allow ("an update").
 async fn at_current_version<T, F, Fut>(
     client: &Client,
     name: &str,
@@ -289,12 +311,13 @@ async fn at_current_version<T, F, Fut>(
     mut call: F,
 ) -> Result<T, DeployError>
 where
-    F: FnMut(i64) -> Fut,
+    F: FnMut(i64, Option<&AppState>) -> Fut,
     Fut: std::future::Future<Output = Result<T, Failure>>,
 {
     let mut attempt = 0;
+    let mut now: Option<AppState> = None;
     loop {
-        match call(version_id).await {
+        match call(version_id, now.as_ref()).await {
             Ok(out) => return Ok(out),
             Err(Failure::Conflict) => {
                 conflict_pause(name, &mut attempt, timing).await?;
@@ -303,6 +326,7 @@ where
                     message: "the application was deleted meanwhile".into(),
                 })?;
                 version_id = state.version_id;
+                now = Some(state);
             }
             Err(Failure::InUse) => {
                 let status = describe(client, name).await.ok().flatten().map(|s| s.status).unwrap_or_else(|| "busy".into());
@@ -313,10 +337,13 @@ where
     }
 }
 
-/// Updates the application from `version_id`; after a conflict it reads the new version id and tries again.
-/// Returns the version id the update created.
-pub async fn update(client: &Client, settings: &Settings, version_id: i64, change: &Update, timing: &Timing) -> Result<i64, DeployError> {
-    let name = &settings.application_name;
+/// The UpdateApplication request for `change` from `version_id` (only what changes is sent).
+fn update_request(
+    client: &Client,
+    settings: &Settings,
+    version_id: i64,
+    change: &Update,
+) -> Result<aws_sdk_kinesisanalyticsv2::operation::update_application::builders::UpdateApplicationFluentBuilder, DeployError> {
     let mut configuration = ApplicationConfigurationUpdate::builder();
     if let Some(code) = &change.code {
         configuration = configuration.application_code_configuration_update(
@@ -325,7 +352,11 @@ pub async fn update(client: &Client, settings: &Settings, version_id: i64, chang
                 .code_content_update(
                     CodeContentUpdate::builder()
                         .s3_content_location_update(
-                            S3ContentLocationUpdate::builder().bucket_arn_update(&code.bucket_arn).file_key_update(&code.key).build(),
+                            S3ContentLocationUpdate::builder()
+                                .bucket_arn_update(&code.bucket_arn)
+                                .file_key_update(&code.key)
+                                .set_object_version_update(code.object_version.clone())
+                                .build(),
                         )
                         .build(),
                 )
@@ -360,14 +391,6 @@ pub async fn update(client: &Client, settings: &Settings, version_id: i64, chang
         }
         configuration = configuration.flink_application_configuration_update(flink.build());
     }
-    // A change of log stream alone sends no configuration part.
-    let configuration = change.changes_configuration().then(|| configuration.build());
-    let runtime = change.runtime.as_deref().map(RuntimeEnvironment::from);
-    let run = change.restore_from_latest_snapshot.then(|| {
-        RunConfigurationUpdate::builder()
-            .application_restore_configuration(restore(ApplicationRestoreType::RestoreFromLatestSnapshot))
-            .build()
-    });
     let logging = match &change.log_stream {
         Some(LogStreamChange::Replace { id, arn }) => Some(vec![
             CloudWatchLoggingOptionUpdate::builder()
@@ -378,16 +401,48 @@ pub async fn update(client: &Client, settings: &Settings, version_id: i64, chang
         ]),
         _ => None,
     };
-    at_current_version(client, name, version_id, "UpdateApplication", "an update", timing, |version_id| {
-        let request = client
-            .update_application()
-            .application_name(name)
-            .current_application_version_id(version_id)
-            .set_application_configuration_update(configuration.clone())
-            .set_runtime_environment_update(runtime.clone())
-            .set_cloud_watch_logging_option_updates(logging.clone())
-            .set_run_configuration_update(run.clone());
+    Ok(client
+        .update_application()
+        .application_name(&settings.application_name)
+        .current_application_version_id(version_id)
+        // A change of log stream alone sends no configuration part.
+        .set_application_configuration_update(change.changes_configuration().then(|| configuration.build()))
+        .set_runtime_environment_update(change.runtime.as_deref().map(RuntimeEnvironment::from))
+        .set_cloud_watch_logging_option_updates(logging)
+        .set_run_configuration_update(change.restore_from_latest_snapshot.then(|| {
+            RunConfigurationUpdate::builder()
+                .application_restore_configuration(restore(ApplicationRestoreType::RestoreFromLatestSnapshot))
+                .build()
+        })))
+}
+
+/// What an update sent: the version it created and the change.
+#[derive(Debug, Clone)]
+pub struct Updated {
+    pub version_id: i64,
+    pub change: Update,
+}
+
+/// Updates the application from `version_id` with `change`. After a conflict (someone else changed the application
+/// first) it never re-sends `change`: `replan` gets the application as it is now and says what to send instead —
+/// an error to stop (the other change overlaps this one), or `None` when nothing is left to change.
+pub async fn update(
+    client: &Client,
+    settings: &Settings,
+    version_id: i64,
+    change: &Update,
+    timing: &Timing,
+    mut replan: impl FnMut(&AppState) -> Result<Option<Update>, DeployError>,
+) -> Result<Option<Updated>, DeployError> {
+    let name = &settings.application_name;
+    at_current_version(client, name, version_id, "UpdateApplication", "an update", timing, |version_id, now| {
+        let next = match now {
+            None => Ok(Some(change.clone())),
+            Some(state) => replan(state),
+        };
+        let request = next.and_then(|next| next.map(|c| Ok((update_request(client, settings, version_id, &c)?, c))).transpose());
         async move {
+            let Some((request, change)) = request.map_err(Failure::Other)? else { return Ok(None) };
             let out = request.send().await.map_err(|e| {
                 Failure::of(
                     e,
@@ -396,7 +451,7 @@ pub async fn update(client: &Client, settings: &Settings, version_id: i64, chang
                     || format!("UpdateApplication `{name}` from version {version_id}"),
                 )
             })?;
-            Ok(out.application_detail().map(|d| d.application_version_id()).unwrap_or(version_id + 1))
+            Ok(Some(Updated { version_id: out.application_detail().map(|d| d.application_version_id()).unwrap_or(version_id + 1), change }))
         }
     })
     .await
@@ -405,7 +460,7 @@ pub async fn update(client: &Client, settings: &Settings, version_id: i64, chang
 /// Adds the CloudWatch logging option `arn` to an application that has none; returns the version id it created.
 pub async fn add_log_stream(client: &Client, name: &str, version_id: i64, arn: &str, timing: &Timing) -> Result<i64, DeployError> {
     let option = CloudWatchLoggingOption::builder().log_stream_arn(arn).build().map_err(build_error)?;
-    at_current_version(client, name, version_id, "AddApplicationCloudWatchLoggingOption", "adding a log stream", timing, |version_id| {
+    at_current_version(client, name, version_id, "AddApplicationCloudWatchLoggingOption", "adding a log stream", timing, |version_id, _| {
         let request = client
             .add_application_cloud_watch_logging_option()
             .application_name(name)
@@ -448,7 +503,7 @@ pub async fn start(client: &Client, application: &str, from_snapshot: bool, stat
 
 /// Rolls the application back to its previous version.
 pub async fn rollback(client: &Client, application: &str, version_id: i64, timing: &Timing) -> Result<(), DeployError> {
-    at_current_version(client, application, version_id, "RollbackApplication", "a rollback", timing, |version_id| {
+    at_current_version(client, application, version_id, "RollbackApplication", "a rollback", timing, |version_id, _| {
         let request = client.rollback_application().application_name(application).current_application_version_id(version_id);
         async move {
             // Any other refusal is reported as the service worded it.

@@ -3,7 +3,7 @@
 
 use super::error::DeployError;
 use crate::artifact::MANIFEST_ENTRY as MANIFEST;
-use crate::digest::sha256_hex;
+use crate::digest::{sha256_base64, sha256_hex};
 use serde::Deserialize;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,8 @@ pub struct Jar {
     pub bytes: Vec<u8>,
     /// Lowercase hex sha256 of `bytes`.
     pub sha256: String,
+    /// The same sha256 in base64, as S3 reports its own checksum of an object.
+    pub sha256_base64: String,
     pub manifest: Manifest,
 }
 
@@ -54,8 +56,8 @@ impl Jar {
         if manifest.local {
             return Err(DeployError::LocalJar { path: path.into() });
         }
-        let sha256 = sha256_hex(&bytes);
-        Ok(Jar { path: path.into(), bytes, sha256, manifest })
+        let (sha256, sha256_base64) = (sha256_hex(&bytes), sha256_base64(&bytes));
+        Ok(Jar { path: path.into(), bytes, sha256, sha256_base64, manifest })
     }
 
     /// The Managed Flink runtime the jar is built for.

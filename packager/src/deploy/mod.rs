@@ -76,12 +76,17 @@ fn print(report: &Report, output: OutputFormat) {
 pub async fn deploy(settings: &Settings, jar: &Jar, region: &str, clients: &Clients, timing: &Timing) -> Result<Report, DeployError> {
     let name = settings.application_name.as_str();
     s3::check_bucket(&clients.s3, &settings.bucket).await?;
-    let code =
-        CodeLocation { bucket_arn: format!("arn:{}:s3:::{}", aws::partition(region), settings.bucket), key: jar.key(&settings.key_prefix) };
-    let exists = s3::holds(&clients.s3, &settings.bucket, &code.key, jar).await?;
+    let key = jar.key(&settings.key_prefix);
+    let stored = s3::holds(&clients.s3, &settings.bucket, &key, None, jar).await?;
+    // The application is pinned to the object version that holds the jar (the one uploaded below, if none does).
+    let mut code = CodeLocation {
+        bucket_arn: format!("arn:{}:s3:::{}", aws::partition(region), settings.bucket),
+        key,
+        object_version: stored.as_ref().and_then(|s| s.version.clone()),
+    };
     let current = flink::describe(&clients.flink, name).await?;
     let jar_path = jar.path.display().to_string();
-    let plan = plan::decide(settings, (&jar_path, &jar.sha256, jar.bytes.len()), &code, exists, current.as_ref())?;
+    let plan = plan::decide(settings, (&jar_path, &jar.sha256, jar.bytes.len()), &code, stored.is_some(), current.as_ref())?;
     if settings.dry_run {
         return Ok(Report {
             dry_run: true,
@@ -92,7 +97,7 @@ pub async fn deploy(settings: &Settings, jar: &Jar, region: &str, clients: &Clie
     }
     if plan.upload {
         tracing::info!("uploading {} to {}", jar_path, plan.s3_uri);
-        s3::upload(&clients.s3, &settings.bucket, &code.key, jar).await?;
+        code.object_version = s3::upload(&clients.s3, &settings.bucket, &code.key, jar).await?.version;
     }
     let (status, version_id) = apply(&plan, settings, &code, &clients.flink, timing).await?;
     Ok(Report { dry_run: false, status: Some(status), version_id: Some(version_id), plan })
@@ -116,21 +121,36 @@ pub async fn apply(
         }
         AppAction::Update { version_id, .. } => {
             let update = plan.update(settings, code).expect("an update plan has an update");
-            let target = if update.restore_from_latest_snapshot { "RUNNING" } else { "READY" };
             let mut version_id = *version_id;
+            // After a concurrent change, the plan made afresh from the application as it then is.
+            let mut latest = plan.clone();
             if update.needs_update_call() {
                 tracing::info!("updating `{name}` from version {version_id}");
-                let new_version = flink::update(client, settings, version_id, &update, timing).await?;
+                let updated = flink::update(client, settings, version_id, &update, timing, |now| {
+                    latest = latest.replan(settings, code, now)?;
+                    tracing::warn!(
+                        "`{name}` changed under this deploy (now version {}); re-planned:\n{}",
+                        now.version_id,
+                        latest.to_text(false)
+                    );
+                    Ok(latest.update(settings, code).filter(flink::Update::needs_update_call))
+                })
+                .await?;
+                let target = latest.settles_in();
                 let settled = wait::until_settled(client, name, target, timing).await?;
-                match settled {
-                    Settled::Reached(s) => version_id = s.version_id,
-                    _ => return Err(after_failed_update(client, name, target, settled, new_version, timing).await),
+                match (settled, updated) {
+                    (Settled::Reached(s), _) => version_id = s.version_id,
+                    (settled, Some(updated)) => {
+                        return Err(after_failed_update(client, name, target, settled, updated.version_id, timing).await);
+                    }
+                    (settled, None) => expect(settled, name, target, timing)?,
                 }
             }
             // An application without a logging option gets one by a call of its own, once the update has settled.
-            if let Some(arn) = update.log_stream_to_add() {
+            if let Some(arn) = latest.update(settings, code).as_ref().and_then(|u| u.log_stream_to_add().map(str::to_string)) {
+                let target = latest.settles_in();
                 tracing::info!("adding log stream {arn} to `{name}` at version {version_id}");
-                flink::add_log_stream(client, name, version_id, arn, timing).await?;
+                flink::add_log_stream(client, name, version_id, &arn, timing).await?;
                 expect(wait::until_settled(client, name, target, timing).await?, name, target, timing)?;
             }
         }

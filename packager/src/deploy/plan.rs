@@ -165,8 +165,8 @@ pub fn changes(settings: &Settings, code: &CodeLocation, state: &AppState) -> Ve
     };
     // Only an upgrade decide() allowed gets here with another runtime.
     diff(RUNTIME_CHANGE.into(), Some(state.runtime.clone()), Some(settings.runtime.clone()));
-    let current_code = state.code.as_ref().map(|(bucket, key)| format!("{bucket}/{key}"));
-    diff("code".into(), current_code, Some(format!("{}/{}", code.bucket_arn, code.key)));
+    // A jar still to be uploaded has no version yet: any deployed version differs from it.
+    diff("code".into(), state.code.as_ref().map(ToString::to_string), Some(code.to_string()));
     diff_groups(&state.property_groups, &settings.property_groups, &mut diff);
     diff("parallelism".into(), state.parallelism.map(|p| p.to_string()), Some(settings.parallelism.to_string()));
     diff("parallelism_per_kpu".into(), state.parallelism_per_kpu.map(|p| p.to_string()), Some(settings.parallelism_per_kpu.to_string()));
@@ -197,6 +197,42 @@ fn diff_groups(current: &Groups, wanted: &Groups, diff: &mut impl FnMut(String, 
 }
 
 impl Plan {
+    /// The plan again, after the application changed under this one (a ConcurrentModificationException): decided
+    /// afresh from `now`, the application as it is after the other change. Refused when the other change touched what
+    /// this plan changes, or something the new plan would undo: deploying then would silently overwrite it.
+    pub fn replan(&self, settings: &Settings, code: &CodeLocation, now: &AppState) -> Result<Plan, DeployError> {
+        let mut again = decide(settings, (&self.jar, &self.jar_sha256, self.jar_bytes), code, true, Some(now))?;
+        again.upload = self.upload;
+        again.s3_uri = self.s3_uri.clone();
+        let none: &[Change] = &[];
+        let changes = |plan: &Plan| match &plan.app {
+            AppAction::Update { changes, .. } => changes.clone(),
+            _ => none.to_vec(),
+        };
+        let (before, after) = (changes(self), changes(&again));
+        // What each setting was when this plan was made: a changed one's `from`, an unchanged one's wanted value.
+        let was = |c: &Change| before.iter().find(|b| b.what == c.what).map_or_else(|| c.to.clone(), |b| b.from.clone());
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        let overlap: Vec<String> = after
+            .iter()
+            .filter(|c| was(c) != c.from)
+            .map(|c| format!("{} was {}, is now {}, this deploy wants {}", c.what, show(&was(c)), show(&c.from), show(&c.to)))
+            .collect();
+        if !overlap.is_empty() {
+            return Err(DeployError::ConcurrentChange { application: self.application.clone(), changes: overlap.join("; ") });
+        }
+        Ok(again)
+    }
+
+    /// The status the application settles in after this plan's update: RUNNING when it was running.
+    pub fn settles_in(&self) -> &'static str {
+        match &self.app {
+            AppAction::Update { restore_from_latest_snapshot: true, .. } => "RUNNING",
+            AppAction::Unchanged { status, .. } if status == "RUNNING" => "RUNNING",
+            _ => "READY",
+        }
+    }
+
     /// The update call for this plan's changes (only what differs is sent, so an unchanged part is never touched).
     pub fn update(&self, settings: &Settings, code: &CodeLocation) -> Option<Update> {
         let AppAction::Update { changes, restore_from_latest_snapshot, log_stream_id, .. } = &self.app else { return None };
@@ -270,7 +306,7 @@ mod tests {
     }
 
     fn code() -> CodeLocation {
-        CodeLocation { bucket_arn: "arn:aws:s3:::bucket".into(), key: "flink/anomaly-detector-abc.jar".into() }
+        CodeLocation { bucket_arn: "arn:aws:s3:::bucket".into(), key: "flink/anomaly-detector-abc.jar".into(), object_version: None }
     }
 
     fn deployed(s: &Settings, status: &str) -> AppState {
@@ -278,7 +314,7 @@ mod tests {
             status: status.into(),
             version_id: 7,
             runtime: s.runtime.clone(),
-            code: Some(("arn:aws:s3:::bucket".into(), "flink/anomaly-detector-abc.jar".into())),
+            code: Some(code()),
             property_groups: s.property_groups.clone(),
             parallelism: Some(1),
             parallelism_per_kpu: Some(1),
@@ -313,6 +349,20 @@ mod tests {
         assert!(text.contains("upload   s3://bucket/flink/anomaly-detector-def.jar"), "{text}");
         let update = plan.update(&s, &new_code).unwrap();
         assert!(update.code.is_some() && update.property_groups.is_some() && !update.parallelism && !update.checkpointing);
+    }
+
+    #[test]
+    fn an_application_on_the_right_key_is_pinned_to_the_object_version_that_holds_the_jar() {
+        let s = settings();
+        let pinned = CodeLocation { object_version: Some("v1".into()), ..code() };
+        // Deployed before the pin (same key, no version): the update pins it, and sends that version.
+        let plan = decide(&s, ("a.jar", "abc", 10), &pinned, true, Some(&deployed(&s, "RUNNING"))).unwrap();
+        let AppAction::Update { changes, .. } = &plan.app else { panic!("{plan:?}") };
+        assert_eq!(changes[0].to.as_deref(), Some("arn:aws:s3:::bucket/flink/anomaly-detector-abc.jar version v1"));
+        assert_eq!(plan.update(&s, &pinned).unwrap().code.unwrap().object_version.as_deref(), Some("v1"));
+        // Already pinned to it: nothing to change.
+        let state = AppState { code: Some(pinned.clone()), ..deployed(&s, "RUNNING") };
+        assert!(matches!(decide(&s, ("a.jar", "abc", 10), &pinned, true, Some(&state)).unwrap().app, AppAction::Unchanged { .. }));
     }
 
     #[test]

@@ -93,6 +93,38 @@ missing = [k for k in need if not out.get(k, {}).get("value")]
 if missing:
     sys.exit(f"moto-apply: outputs empty after apply: {', '.join(missing)}")
 PY
+# The key policy as KMS holds it: Managed Flink may use the key for this stack's application state (packager deploy
+# sets ApplicationEncryptionConfiguration with output kms_key_arn), through both of its principals, and for nothing else.
+tf show -json >"$work/state.json"
+python3 - "$work/state.json" "$work/outputs.json" <<'PY'
+import json, sys
+state, out = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+resources = state["values"]["root_module"]["resources"]
+key = next(r for r in resources if r["address"] == "aws_kms_key.this")
+if key["values"]["arn"] != out["kms_key_arn"]["value"]:
+    sys.exit("moto-apply: output kms_key_arn is not the stack's key")
+account = out["kms_key_arn"]["value"].split(":")[4]
+app = f"arn:aws:kinesisanalytics:{out['aws_region']['value']}:{account}:application/{out['flink_application_name']['value']}"
+principals = {"kinesisanalytics.amazonaws.com", "infrastructure.kinesisanalytics.amazonaws.com"}
+as_list = lambda v: [v] if isinstance(v, str) else list(v or [])
+found = [st for st in json.loads(key["values"]["policy"])["Statement"]
+         if set(as_list(st.get("Principal", {}).get("Service"))) & principals]
+if len(found) != 1:
+    sys.exit(f"moto-apply: expected one key policy statement for Managed Flink, found {len(found)}")
+st = found[0]
+problems = []
+if set(as_list(st["Principal"]["Service"])) != principals:
+    problems.append(f"principals {st['Principal']['Service']}")
+if not {"kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"} <= set(as_list(st["Action"])):
+    problems.append(f"actions {st['Action']}")
+if st.get("Condition", {}).get("StringEquals", {}).get("aws:SourceAccount") != account:
+    problems.append("no aws:SourceAccount condition on the account")
+if as_list(st.get("Condition", {}).get("ArnLike", {}).get("aws:SourceArn")) != [app]:
+    problems.append(f"aws:SourceArn is not the stack's application {app}")
+if problems:
+    sys.exit("moto-apply: the key policy statement for Managed Flink: " + "; ".join(problems))
+print(f"moto-apply: the key policy lets Managed Flink encrypt the state of {app} only")
+PY
 # The IAM policies as the provider renders them, with VPC placement on: only the role policies are
 # applied that way (the function itself would need the subnets to exist in moto). Every statement that
 # manages network interfaces must be limited to the stack's own subnets, for the alerter as for Flink.

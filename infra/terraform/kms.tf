@@ -123,6 +123,40 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # Managed Flink encrypts the application's state (running state, checkpoints and snapshots: every key's
+  # baseline) with this key once `packager deploy` sets it (ApplicationEncryptionConfiguration; this provider
+  # cannot). The service validates and uses the key as both of its principals, for this stack's application only.
+  statement {
+    sid    = "ManagedFlinkEncryptsOurApplicationState"
+    effect = "Allow"
+    actions = [
+      "kms:CreateGrant",
+      "kms:Decrypt",
+      "kms:DescribeKey",
+      "kms:Encrypt",
+      "kms:GenerateDataKey*",
+      "kms:ReEncrypt*",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["kinesisanalytics.amazonaws.com", "infrastructure.kinesisanalytics.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.flink_application_arn]
+    }
+  }
+
   # CloudWatch alarms publish to the encrypted topic as the CloudWatch service,
   # which needs the key; without this statement alarms fire and nobody hears.
   statement {

@@ -13,10 +13,11 @@ use aws_sdk_kinesisanalyticsv2::operation::start_application::{StartApplicationE
 use aws_sdk_kinesisanalyticsv2::operation::update_application::{UpdateApplicationError, UpdateApplicationOutput};
 use aws_sdk_kinesisanalyticsv2::types::error::{ConcurrentModificationException, ResourceInUseException, ResourceNotFoundException};
 use aws_sdk_kinesisanalyticsv2::types::{
-    ApplicationCodeConfigurationDescription, ApplicationConfigurationDescription, ApplicationDetail, ApplicationRestoreType,
-    ApplicationStatus, CheckpointConfigurationDescription, CloudWatchLoggingOptionDescription, CodeContentDescription, CodeContentType,
-    EnvironmentPropertyDescriptions, FlinkApplicationConfigurationDescription, ParallelismConfigurationDescription, PropertyGroup,
-    RuntimeEnvironment, S3ApplicationCodeLocationDescription,
+    ApplicationCodeConfigurationDescription, ApplicationConfigurationDescription, ApplicationDetail,
+    ApplicationEncryptionConfigurationDescription, ApplicationRestoreType, ApplicationStatus, CheckpointConfigurationDescription,
+    CloudWatchLoggingOptionDescription, CodeContentDescription, CodeContentType, EnvironmentPropertyDescriptions,
+    FlinkApplicationConfigurationDescription, KeyType, ParallelismConfigurationDescription, PropertyGroup, RuntimeEnvironment,
+    S3ApplicationCodeLocationDescription,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use packager::aws::backoff::Backoff;
@@ -24,6 +25,7 @@ use packager::config::FileConfig;
 use packager::deploy::error::DeployError;
 use packager::deploy::flink::{self, CodeLocation};
 use packager::deploy::plan::{self, AppAction};
+use packager::deploy::settings::StateKey;
 use packager::deploy::wait::Timing;
 use packager::deploy::{DeployArgs, Settings, apply};
 use std::time::Duration;
@@ -34,6 +36,7 @@ const SOURCE: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/transactions
 const OLD_KEY: &str = "flink/anomaly-detector-old.jar";
 const NEW_KEY: &str = "flink/anomaly-detector-new.jar";
 const BUCKET_ARN: &str = "arn:aws:s3:::artifacts";
+const STATE_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const LOG_STREAM: &str = "arn:aws:logs:us-east-1:123456789012:log-group:flink:log-stream:app";
 
 fn settings(start: bool) -> Settings {
@@ -112,6 +115,15 @@ fn detail_of(s: &flink::AppState) -> ApplicationDetail {
                 .build()
                 .unwrap(),
         )
+        .set_application_encryption_configuration_description(s.state_key.as_ref().map(|k| {
+            let described = match k {
+                StateKey::AwsOwned => ApplicationEncryptionConfigurationDescription::builder().key_type(KeyType::AwsOwnedKey),
+                StateKey::Customer(id) => {
+                    ApplicationEncryptionConfigurationDescription::builder().key_type(KeyType::CustomerManagedKey).key_id(id)
+                }
+            };
+            described.build().unwrap()
+        }))
         .environment_property_descriptions(EnvironmentPropertyDescriptions::builder().set_property_group_descriptions(Some(groups)).build())
         .flink_application_configuration_description(
             FlinkApplicationConfigurationDescription::builder()
@@ -185,7 +197,7 @@ fn update_plan(s: &Settings) -> plan::Plan {
 
 #[tokio::test]
 async fn a_missing_application_is_created_with_the_full_configuration_then_started() {
-    let s = settings(true);
+    let s = Settings { state_key: Some(StateKey::Customer(STATE_KEY.into())), ..settings(true) };
     let create = mock!(Client::create_application)
         .match_requests(|r| {
             let config = r.application_configuration().unwrap();
@@ -203,6 +215,9 @@ async fn a_missing_application_is_created_with_the_full_configuration_then_start
                 && config.application_code_configuration().unwrap().code_content().unwrap().s3_content_location().unwrap().file_key()
                     == NEW_KEY
                 && r.cloud_watch_logging_options().len() == 1
+                && config
+                    .application_encryption_configuration()
+                    .is_some_and(|e| e.key_type() == &KeyType::CustomerManagedKey && e.key_id() == Some(STATE_KEY))
         })
         .then_output(|| {
             CreateApplicationOutput::builder().application_detail(detail(ApplicationStatus::Ready, 1, RuntimeEnvironment::Flink120)).build()
@@ -503,7 +518,55 @@ fn update_plan_state(s: &Settings) -> flink::AppState {
         checkpointing: Some(true),
         checkpoint_interval_ms: Some(60_000),
         log_stream: Some(flink::LogStream { id: Some("7.1".into()), arn: LOG_STREAM.into() }),
+        state_key: None,
     }
+}
+
+#[tokio::test]
+async fn the_state_key_is_read_back_and_changed_by_an_update_of_the_encryption_alone() {
+    let s = Settings { state_key: Some(StateKey::Customer(STATE_KEY.into())), ..settings(false) };
+    // As the service describes an application on its own key: the plan changes that key and nothing else.
+    let client = mock_client!(
+        aws_sdk_kinesisanalyticsv2,
+        RuleMode::Sequential,
+        &[&describe_state(flink::AppState { state_key: Some(StateKey::AwsOwned), code: Some(code(NEW_KEY)), ..update_plan_state(&s) })]
+    );
+    let state = flink::describe(&client, APP).await.unwrap().unwrap();
+    assert_eq!(state.state_key, Some(StateKey::AwsOwned));
+    let plan = plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), true, Some(&state)).unwrap();
+    assert!(plan.to_text(true).contains(&format!("state_kms_key: AWS-owned key → {STATE_KEY}")), "{}", plan.to_text(true));
+    let update = mock!(Client::update_application)
+        .match_requests(|r| {
+            let c = r.application_configuration_update().unwrap();
+            let key = c.application_encryption_configuration_update().unwrap();
+            key.key_type_update() == &KeyType::CustomerManagedKey
+                && key.key_id_update() == Some(STATE_KEY)
+                && c.application_code_configuration_update().is_none()
+                && c.environment_property_updates().is_none()
+                && c.flink_application_configuration_update().is_none()
+        })
+        .then_output(|| {
+            UpdateApplicationOutput::builder()
+                .application_detail(detail(ApplicationStatus::Updating, 8, RuntimeEnvironment::Flink120))
+                .build()
+        });
+    let rules = [update, describe(ApplicationStatus::Running, 8), describe(ApplicationStatus::Running, 8)];
+    let client = mock_client!(aws_sdk_kinesisanalyticsv2, RuleMode::Sequential, &rules);
+    apply(&plan, &s, &code(NEW_KEY), &client, &timing(Duration::from_secs(60))).await.unwrap();
+    assert!(rules.iter().all(|r| r.num_calls() == 1));
+
+    // On that key already: nothing to change. Without a key asked for, the encryption is left as it is.
+    let on_key =
+        flink::AppState { state_key: Some(StateKey::Customer(STATE_KEY.into())), code: Some(code(NEW_KEY)), ..update_plan_state(&s) };
+    assert!(matches!(
+        plan::decide(&s, ("a.jar", "new", 10), &code(NEW_KEY), true, Some(&on_key)).unwrap().app,
+        AppAction::Unchanged { .. }
+    ));
+    let unasked = Settings { state_key: None, ..s.clone() };
+    assert!(matches!(
+        plan::decide(&unasked, ("a.jar", "new", 10), &code(NEW_KEY), true, Some(&state)).unwrap().app,
+        AppAction::Unchanged { .. }
+    ));
 }
 
 #[tokio::test]

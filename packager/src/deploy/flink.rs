@@ -2,7 +2,7 @@
 //! application's current version id and are retried with backoff when another change got there first.
 
 use super::error::DeployError;
-use super::settings::Settings;
+use super::settings::{Settings, StateKey};
 use super::wait::Timing;
 use crate::aws::error::AwsError;
 use aws_sdk_kinesisanalyticsv2::Client;
@@ -12,11 +12,12 @@ use aws_sdk_kinesisanalyticsv2::operation::rollback_application::RollbackApplica
 use aws_sdk_kinesisanalyticsv2::operation::update_application::UpdateApplicationError;
 use aws_sdk_kinesisanalyticsv2::types::{
     ApplicationCodeConfiguration, ApplicationCodeConfigurationUpdate, ApplicationConfiguration, ApplicationConfigurationUpdate,
-    ApplicationRestoreConfiguration, ApplicationRestoreType, ApplicationSnapshotConfiguration, CheckpointConfiguration,
-    CheckpointConfigurationUpdate, CloudWatchLoggingOption, CloudWatchLoggingOptionUpdate, CodeContent, CodeContentType, CodeContentUpdate,
-    ConfigurationType, EnvironmentProperties, EnvironmentPropertyUpdates, FlinkApplicationConfiguration,
-    FlinkApplicationConfigurationUpdate, ParallelismConfiguration, ParallelismConfigurationUpdate, PropertyGroup, RunConfiguration,
-    RunConfigurationUpdate, RuntimeEnvironment, S3ContentLocation, S3ContentLocationUpdate,
+    ApplicationEncryptionConfiguration, ApplicationEncryptionConfigurationUpdate, ApplicationRestoreConfiguration, ApplicationRestoreType,
+    ApplicationSnapshotConfiguration, CheckpointConfiguration, CheckpointConfigurationUpdate, CloudWatchLoggingOption,
+    CloudWatchLoggingOptionUpdate, CodeContent, CodeContentType, CodeContentUpdate, ConfigurationType, EnvironmentProperties,
+    EnvironmentPropertyUpdates, FlinkApplicationConfiguration, FlinkApplicationConfigurationUpdate, KeyType, ParallelismConfiguration,
+    ParallelismConfigurationUpdate, PropertyGroup, RunConfiguration, RunConfigurationUpdate, RuntimeEnvironment, S3ContentLocation,
+    S3ContentLocationUpdate,
 };
 use std::collections::BTreeMap;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub checkpoint_interval_ms: Option<i64>,
     /// The CloudWatch log stream the application logs to, if any.
     pub log_stream: Option<LogStream>,
+    /// The key its state is encrypted with (`None`: not described, which is the service's own key).
+    pub state_key: Option<StateKey>,
 }
 
 /// An application's CloudWatch logging option, as described.
@@ -115,6 +118,10 @@ pub async fn describe(client: &Client, application: &str) -> Result<Option<AppSt
         auto_scaling: parallelism.and_then(|p| p.auto_scaling_enabled()),
         checkpointing: checkpoint.and_then(|c| c.checkpointing_enabled()),
         checkpoint_interval_ms: checkpoint.and_then(|c| c.checkpoint_interval()),
+        state_key: config.and_then(|c| c.application_encryption_configuration_description()).map(|e| match e.key_type() {
+            KeyType::CustomerManagedKey => StateKey::Customer(e.key_id().unwrap_or_default().to_string()),
+            _ => StateKey::AwsOwned,
+        }),
         log_stream: detail
             .cloud_watch_logging_option_descriptions()
             .first()
@@ -203,6 +210,16 @@ pub async fn create(client: &Client, settings: &Settings, code: &CodeLocation, t
                 .build()
                 .map_err(build_error)?,
         )
+        .set_application_encryption_configuration(match &settings.state_key {
+            Some(StateKey::Customer(key)) => Some(
+                ApplicationEncryptionConfiguration::builder()
+                    .key_type(KeyType::CustomerManagedKey)
+                    .key_id(key)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            _ => None,
+        })
         .build();
     let logging = match &settings.log_stream_arn {
         Some(arn) => vec![CloudWatchLoggingOption::builder().log_stream_arn(arn).build().map_err(build_error)?],
@@ -242,6 +259,8 @@ pub struct Update {
     /// A new runtime (`--upgrade-runtime`): an in-place version upgrade.
     pub runtime: Option<String>,
     pub log_stream: Option<LogStreamChange>,
+    /// A new key for the application's state.
+    pub state_key: Option<StateKey>,
 }
 
 /// A change of the CloudWatch log stream.
@@ -259,9 +278,9 @@ impl Update {
         self.changes_configuration() || self.runtime.is_some() || matches!(self.log_stream, Some(LogStreamChange::Replace { .. }))
     }
 
-    /// Whether the application configuration (code, properties, parallelism, checkpointing) changes.
+    /// Whether the application configuration (code, properties, parallelism, checkpointing, state key) changes.
     pub fn changes_configuration(&self) -> bool {
-        self.code.is_some() || self.property_groups.is_some() || self.parallelism || self.checkpointing
+        self.code.is_some() || self.property_groups.is_some() || self.parallelism || self.checkpointing || self.state_key.is_some()
     }
 
     /// The log stream to add with [`add_log_stream`], if any.
@@ -390,6 +409,15 @@ fn update_request(
             );
         }
         configuration = configuration.flink_application_configuration_update(flink.build());
+    }
+    if let Some(key) = &change.state_key {
+        let update = match key {
+            StateKey::AwsOwned => ApplicationEncryptionConfigurationUpdate::builder().key_type_update(KeyType::AwsOwnedKey),
+            StateKey::Customer(id) => {
+                ApplicationEncryptionConfigurationUpdate::builder().key_type_update(KeyType::CustomerManagedKey).key_id_update(id)
+            }
+        };
+        configuration = configuration.application_encryption_configuration_update(update.build().map_err(build_error)?);
     }
     let logging = match &change.log_stream {
         Some(LogStreamChange::Replace { id, arn }) => Some(vec![

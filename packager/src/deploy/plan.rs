@@ -2,7 +2,7 @@
 
 use super::error::DeployError;
 use super::flink::{AppState, CodeLocation, Groups, LogStreamChange, Update};
-use super::settings::Settings;
+use super::settings::{Settings, StateKey};
 use crate::flink_version::FlinkVersion;
 use serde::Serialize;
 
@@ -54,6 +54,8 @@ pub struct Plan {
 
 /// The name of a log stream change in a plan.
 const LOG_STREAM: &str = "cloudwatch_log_stream";
+/// The name of a change of the key the application's state is encrypted with.
+const STATE_KEY: &str = "state_kms_key";
 /// The name of a runtime change (an in-place version upgrade) in a plan.
 const RUNTIME_CHANGE: &str = "runtime";
 
@@ -177,6 +179,11 @@ pub fn changes(settings: &Settings, code: &CodeLocation, state: &AppState) -> Ve
         state.checkpoint_interval_ms.map(|p| p.to_string()),
         Some(settings.checkpoint_interval_ms.to_string()),
     );
+    // No key asked for leaves the state's encryption as it is; an application that describes none uses the service's.
+    if let Some(key) = &settings.state_key {
+        let now = state.state_key.clone().unwrap_or(StateKey::AwsOwned);
+        diff(STATE_KEY.into(), Some(now.to_string()), Some(key.to_string()));
+    }
     // No log stream asked for leaves the application's logging as it is.
     if let Some(arn) = &settings.log_stream_arn {
         diff(LOG_STREAM.into(), state.log_stream.as_ref().map(|l| l.arn.clone()), Some(arn.clone()));
@@ -245,6 +252,7 @@ impl Plan {
             checkpointing: any("checkpoint"),
             restore_from_latest_snapshot: *restore_from_latest_snapshot,
             runtime: changes.iter().find(|c| c.what == RUNTIME_CHANGE).and_then(|c| c.to.clone()),
+            state_key: settings.state_key.clone().filter(|_| any(STATE_KEY)),
             log_stream: settings.log_stream_arn.clone().filter(|_| any(LOG_STREAM)).map(|arn| match log_stream_id {
                 Some(id) => LogStreamChange::Replace { id: id.clone(), arn },
                 None => LogStreamChange::Add { arn },
@@ -322,6 +330,7 @@ mod tests {
             checkpointing: Some(true),
             checkpoint_interval_ms: Some(60_000),
             log_stream: None,
+            state_key: None,
         }
     }
 

@@ -50,6 +50,10 @@ pub struct DeployArgs {
     /// CloudWatch log stream for the application's logs, set or changed by every deploy (terraform: flink_log_stream_arn)
     #[arg(long, env = "PACKAGER_LOG_STREAM_ARN")]
     pub log_stream_arn: Option<String>,
+    /// KMS key (ARN, id or alias) that encrypts the application's state — running state, checkpoints and snapshots,
+    /// i.e. every key's baseline; `aws-owned` for the service's own key (terraform: kms_key_arn) [default: left as it is]
+    #[arg(long, env = "PACKAGER_STATE_KMS_KEY")]
+    pub state_kms_key: Option<String>,
     /// AWS region (terraform: aws_region) [default: the SDK's: AWS_REGION, then the profile]
     #[arg(long, env = "PACKAGER_REGION")]
     pub region: Option<String>,
@@ -97,6 +101,29 @@ pub struct DeployArgs {
     pub detector: DetectorFlags,
 }
 
+/// The KMS key Managed Flink encrypts an application's state with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateKey {
+    /// The service's own key (its default).
+    AwsOwned,
+    /// A customer-managed key: ARN, id or alias.
+    Customer(String),
+}
+
+impl StateKey {
+    /// How `--state-kms-key` names the service's own key.
+    pub const AWS_OWNED: &'static str = "aws-owned";
+}
+
+impl std::fmt::Display for StateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateKey::AwsOwned => f.write_str("AWS-owned key"),
+            StateKey::Customer(key) => f.write_str(key),
+        }
+    }
+}
+
 /// Everything deploy needs, resolved and checked (except the role, which only a create needs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -106,6 +133,8 @@ pub struct Settings {
     pub key_prefix: String,
     pub service_role_arn: Option<String>,
     pub log_stream_arn: Option<String>,
+    /// The key the application's state is encrypted with (`None`: leave it as it is).
+    pub state_key: Option<StateKey>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
     pub parallelism: i32,
@@ -177,6 +206,9 @@ impl DeployArgs {
         )?;
         let service_role_arn = pick(self.service_role_arn, "flink_service_role_arn", from_file.service_role_arn).filter(|v| !v.is_empty());
         let log_stream_arn = pick(self.log_stream_arn, "flink_log_stream_arn", from_file.log_stream_arn).filter(|v| !v.is_empty());
+        let state_key = pick(self.state_kms_key, "kms_key_arn", from_file.state_kms_key)
+            .filter(|v| !v.is_empty())
+            .map(|key| if key.eq_ignore_ascii_case(StateKey::AWS_OWNED) { StateKey::AwsOwned } else { StateKey::Customer(key) });
         // The region the connectors use is the stream's own, so the job never depends on the deployer's profile.
         let region = pick(self.region, "aws_region", from_file.region).or_else(|| arn_region(&source));
 
@@ -256,6 +288,7 @@ impl DeployArgs {
             key_prefix: self.key_prefix.or(from_file.key_prefix).unwrap_or_else(|| "flink/".into()),
             service_role_arn,
             log_stream_arn,
+            state_key,
             region,
             endpoint_url: self.endpoint_url.or(from_file.endpoint_url),
             parallelism,
@@ -330,6 +363,7 @@ mod tests {
                 "dead_letters_stream_arn": {"value": "arn:aws:kinesis:us-east-2:1:stream/dl"},
                 "flink_log_stream_arn": {"value": "arn:aws:logs:us-east-2:1:log-group:g:log-stream:s"},
                 "aws_region": {"value": "us-east-2"},
+                "kms_key_arn": {"value": "arn:aws:kms:us-east-2:1:key/k"},
                 "stream_count": {"value": 3}}"#,
         )
         .unwrap();
@@ -344,6 +378,22 @@ mod tests {
         assert_eq!(s.parallelism, 4);
         assert_eq!(s.key_prefix, "jars/");
         assert_eq!(s.property_groups["dead_letters"]["stream.arn"], "arn:aws:kinesis:us-east-2:1:stream/dl");
+        assert_eq!(s.state_key, Some(StateKey::Customer("arn:aws:kms:us-east-2:1:key/k".into())), "the stack's key encrypts the state");
+        let back = DeployArgs { state_kms_key: Some("AWS-OWNED".into()), ..args_for(&dir) };
+        assert_eq!(back.resolve(&file).unwrap().state_key, Some(StateKey::AwsOwned));
+        let none = DeployArgs {
+            terraform_outputs: None,
+            bucket: Some("b".into()),
+            source_stream_arn: Some("arn:aws:kinesis:us-east-2:1:stream/in".into()),
+            anomalies_stream_arn: Some("arn:aws:kinesis:us-east-2:1:stream/out".into()),
+            dead_letters_stream_arn: Some("arn:aws:kinesis:us-east-2:1:stream/dl".into()),
+            ..args_for(&dir)
+        };
+        assert_eq!(none.resolve(&FileConfig::default()).unwrap().state_key, None, "nothing asked for: left as it is");
+    }
+
+    fn args_for(dir: &tempfile::TempDir) -> DeployArgs {
+        DeployArgs { terraform_outputs: Some(dir.path().join("tf.json")), application_name: Some("flag-app".into()), ..Default::default() }
     }
 
     /// `terraform output -json` of a stack whose variables differ from every built-in default.

@@ -92,6 +92,7 @@ class Key:
         out = None
         anomaly = False
         pattern = None
+        independent = False
         if warm:
             kk = self.k / 3
             nl = min(self.level_count, n)
@@ -112,6 +113,7 @@ class Key:
                 rec_band = (pred - w, pred + w)
             irregular = self.gaps < 2 or math.sqrt(self.gap_var) > IRREGULAR
             dual = self.log_transform and self.nonneg and irregular
+            independent = dual and not persistent
             if dual:
                 lin_sd = max(math.sqrt((PRIOR_EVENTS * (PRIOR_CV * pred) ** 2 + n * self.var) / (PRIOR_EVENTS + n)), floor)
                 lin_w = t_mult(n - 1 + PRIOR_EVENTS) * math.sqrt(1 + 1 / nl)
@@ -171,7 +173,8 @@ class Key:
                 self.armed[i] = True
         if n >= RECORDS_FROM:
             keep = 1 - (1 - 2 ** (-1 / RECORD_HALF_LIFE))
-            self.record = max(self.record, surprise) * keep
+            # an alarm on an independent event does not raise the record
+            self.record = max(self.record, 0.0 if anomaly and independent else surprise) * keep
             self.sustained_record = [max(self.sustained_record[i], sustained[i]) * keep for i in (0, 1)]
         self.sustained = sustained
         e = alpha(ERROR_HALF_LIFE, n)
@@ -186,7 +189,7 @@ class Key:
             self.llevel = sum(self.recent_log) / 4
             self.level_count = 4
             self.run = 0
-        else:
+        elif not (anomaly and independent):  # an independent event that alarmed teaches nothing (clip)
             clip = LEARN_CLIP if warm else math.inf
             l = alpha(self.half_life, self.level_count)
             v = alpha(ERROR_HALF_LIFE, n)

@@ -21,7 +21,8 @@
 //!   the default threshold. For non-negative values arriving at irregular times (money: `log_transform`), a high
 //!   value must be unusual both in the value's own scale and in `ln(1 + value)`, a low one in `ln(1 + value)`; the
 //!   log-scale spread starts from a prior of 0.7 (worth 8 events), so a young key is judged sensibly from its first
-//!   events. A mature key must also beat its surprise record.
+//!   events. A mature key must also beat its surprise record. An amount that alarmed raises no record and (with
+//!   `anomaly_update = clip`) teaches nothing, so a repeat fraud is as unusual as the first.
 //!
 //! **Level shifts.** Six consecutive values more than 3 standard deviations to the same side of the level, spread
 //! over at least two of the key's usual gaps, re-baseline the level to the mean of the latest four (a transaction habit that changed, a metric that moved):
@@ -232,6 +233,7 @@ pub(super) fn assess(
     let mut union_band = None;
     let mut value_score = None;
     let mut baseline = (pred, libm::sqrt(a.var).max(floor), n, false);
+    let mut independent = false;
     let nf = n as f64;
     let nl = (a.level_count.max(1) as f64).min(nf);
     if warm {
@@ -274,6 +276,7 @@ pub(super) fn assess(
         // as a coefficient of variation of the level, so a young key is judged from its first events.
         let irregular = a.gap_count < 2 || libm::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
         let dual = config.log_transform && a.all_nonnegative && irregular;
+        independent = dual && !persistent;
         let linear = if dual {
             let prior = PRIOR_CV * pred.abs();
             let var = (PRIOR_EVENTS * prior * prior + nf * a.var) / (PRIOR_EVENTS + nf);
@@ -385,7 +388,10 @@ pub(super) fn assess(
     }
     if n >= RECORDS_FROM {
         let keep = detector.adaptive_rates.record_keep;
-        a.record = a.record.max(surprise) * keep;
+        // An alarm on an independent event (a purchase) is not part of the key's normal tails: it does not raise the
+        // bar the key's next fraud must clear. (A metric's alarm does: one shift, one alarm.)
+        let raise = if value_anomaly && independent { 0.0 } else { surprise };
+        a.record = a.record.max(raise) * keep;
         for (record, &s) in a.sustained_record.iter_mut().zip(&sustained) {
             *record = record.max(s) * keep;
         }
@@ -403,7 +409,10 @@ pub(super) fn assess(
             a.mae[i] += e * (diff(y, p).abs() - a.mae[i]);
         }
     }
-    let skip = value_anomaly && config.anomaly_update == AnomalyUpdate::Skip;
+    // With `clip` (the default), an independent event that alarmed teaches nothing (a fraud must not widen the spread
+    // the next one is judged by); a lasting change of habit is learned by the re-baseline below.
+    let skip =
+        value_anomaly && (config.anomaly_update == AnomalyUpdate::Skip || (independent && config.anomaly_update == AnomalyUpdate::Clip));
     if shifted {
         // The run's newest values (the whole ring: the run is longer) are the new level.
         let m = a.recent.iter().sum::<f64>() / 4.0;
@@ -641,6 +650,31 @@ mod tests {
         assert!(caught_spikes as f64 >= 0.9 * spikes as f64, "spikes of 20x the median: {caught_spikes}/{spikes}");
         assert!(caught_tiny as f64 >= 0.9 * tiny as f64, "amounts 40x below the median (card testing): {caught_tiny}/{tiny}");
         assert!((flagged_normal as f64) < 0.002 * normals as f64, "false alarms {flagged_normal} of {normals}");
+    }
+
+    #[test]
+    fn every_fraud_of_a_repeat_victim_is_caught_an_earlier_one_does_not_raise_the_bar() {
+        // A long-lived card (spread 0.6, purchases a day apart at random) hit by the same size of fraud again and
+        // again: each is as unusual as the first, so each is flagged — an alarm neither raises the key's record nor
+        // widens the spread the next purchase is judged by.
+        let detector = Detector::new(Config::default());
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let spread = Normal::new(0.0, 0.6).unwrap();
+        let gap = rand_distr::Exp::new(1.0).unwrap();
+        let frauds = [40, 70, 100, 230, 260, 290, 320];
+        let (mut state, mut t, mut missed, mut false_alarms) = (State::new(DetectorKind::Adaptive), T0, Vec::new(), 0);
+        for i in 0..350 {
+            t += (gap.sample(&mut rng) * 86_400_000.0) as i64 + 1_000;
+            let amount = if frauds.contains(&i) { 60.0 * 15.0 } else { (60f64.ln() + spread.sample(&mut rng)).exp() };
+            let a = assess_value(&detector, &mut state, amount, Some(t));
+            match (frauds.contains(&i), a.is_anomaly()) {
+                (true, false) => missed.push(i),
+                (false, true) => false_alarms += 1,
+                _ => {}
+            }
+        }
+        assert!(missed.is_empty(), "frauds of 15x the typical amount missed at purchases {missed:?}");
+        assert!(false_alarms <= 2, "{false_alarms} ordinary purchases flagged");
     }
 
     #[test]

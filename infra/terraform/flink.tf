@@ -69,6 +69,9 @@ resource "aws_kinesisanalyticsv2_application" "detector" {
         s3_content_location {
           bucket_arn = aws_s3_bucket.artifacts.arn
           file_key   = aws_s3_object.flink_jar[0].key
+          # Pinned to the version uploaded (the bucket is versioned): a later write to the key cannot change what a
+          # restart runs. `packager deploy` pins every jar it uploads the same way.
+          object_version = aws_s3_object.flink_jar[0].version_id
         }
       }
     }

@@ -390,6 +390,9 @@ resource "aws_s3_object" "flink_jar" {
   server_side_encryption = "aws:kms"
   kms_key_id             = aws_kms_key.this.arn
   content_type           = "application/java-archive"
+  # S3 keeps its own SHA-256 of the jar (and refuses a corrupted upload): `packager deploy` reuses an object only
+  # when that checksum is the jar's.
+  checksum_algorithm = "SHA256"
 
   lifecycle {
     # Terraform uploads the first jar only. After that `packager deploy` uploads

@@ -262,9 +262,11 @@ run "apply_with_defaults" {
   assert {
     condition = (
       aws_kinesisanalyticsv2_application.detector[0].application_configuration[0].application_code_configuration[0].code_content[0].s3_content_location[0].file_key == aws_s3_object.flink_jar[0].key &&
-      aws_kinesisanalyticsv2_application.detector[0].application_configuration[0].application_code_configuration[0].code_content[0].s3_content_location[0].bucket_arn == aws_s3_bucket.artifacts.arn
+      aws_kinesisanalyticsv2_application.detector[0].application_configuration[0].application_code_configuration[0].code_content[0].s3_content_location[0].bucket_arn == aws_s3_bucket.artifacts.arn &&
+      aws_kinesisanalyticsv2_application.detector[0].application_configuration[0].application_code_configuration[0].code_content[0].s3_content_location[0].object_version == aws_s3_object.flink_jar[0].version_id &&
+      aws_s3_object.flink_jar[0].checksum_algorithm == "SHA256"
     )
-    error_message = "The application's code must be the jar Terraform uploaded to the artifacts bucket."
+    error_message = "The application's code must be the jar Terraform uploaded to the artifacts bucket, pinned to the version uploaded, with S3's own SHA-256."
   }
 
   assert {

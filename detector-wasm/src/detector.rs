@@ -66,7 +66,7 @@ impl Detector {
             Some(&t) if !t.is_nan() && n_eff.fract() == 0.0 => t,
             _ => math::student_t_multiplier(self.config.threshold_multiplier, n_eff - 1.0),
         };
-        t * libm::sqrt(1.0 + 1.0 / n_eff)
+        t * f64::sqrt(1.0 + 1.0 / n_eff)
     }
 }
 
@@ -125,7 +125,7 @@ fn assess_event(detector: &Detector, state: &mut State, value: f64, timestamp_ms
     };
     let velocity_anomaly = velocity.as_ref().is_some_and(|v| v.events_in_window >= config.burst_min_events && v.score > k);
 
-    let baseline_sd = libm::sqrt(state.variance()).max(config.min_stddev);
+    let baseline_sd = f64::sqrt(state.variance()).max(config.min_stddev);
     let baseline = (state.mean, baseline_sd, state.n);
     let mut value_score = None;
     let mut value_part = None;
@@ -242,7 +242,7 @@ impl Detector {
             return None;
         }
         let k_eff = self.band_multiplier(effective_count(config, state.n));
-        let sd = libm::sqrt(state.variance()).max(config.min_stddev);
+        let sd = f64::sqrt(state.variance()).max(config.min_stddev);
         Some(ModelBand { k_eff, sd, lo: state.mean - k_eff * sd, hi: state.mean + k_eff * sd })
     }
 

@@ -232,7 +232,7 @@ pub(super) fn assess(
     let mut log_band = None;
     let mut union_band = None;
     let mut value_score = None;
-    let mut baseline = (pred, libm::sqrt(a.var).max(floor), n, false);
+    let mut baseline = (pred, f64::sqrt(a.var).max(floor), n, false);
     let mut independent = false;
     let nf = n as f64;
     let nl = (a.level_count.max(1) as f64).min(nf);
@@ -270,11 +270,11 @@ pub(super) fn assess(
             record_band = Some((pred - w, pred + w));
         }
         // The spread of the best model's errors: the level's variance, or the profile's typical error.
-        let model_sd = if best == 1 { PROFILE_SD * a.mae[1] } else { libm::sqrt(a.var) };
-        let linear = View { dev: diff(y, pred), sd: model_sd.max(floor), width: t_mult(detector, nf - 1.0) * libm::sqrt(1.0 + 1.0 / nl) };
+        let model_sd = if best == 1 { PROFILE_SD * a.mae[1] } else { f64::sqrt(a.var) };
+        let linear = View { dev: diff(y, pred), sd: model_sd.max(floor), width: t_mult(detector, nf - 1.0) * f64::sqrt(1.0 + 1.0 / nl) };
         // Amounts (non-negative, irregular, `log_transform`): both scales start from a prior spread, the linear one
         // as a coefficient of variation of the level, so a young key is judged from its first events.
-        let irregular = a.gap_count < 2 || libm::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
+        let irregular = a.gap_count < 2 || f64::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
         let dual = config.log_transform && a.all_nonnegative && irregular;
         independent = dual && !persistent;
         let linear = if dual {
@@ -282,8 +282,8 @@ pub(super) fn assess(
             let var = (PRIOR_EVENTS * prior * prior + nf * a.var) / (PRIOR_EVENTS + nf);
             View {
                 dev: linear.dev,
-                sd: libm::sqrt(var).max(floor),
-                width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * libm::sqrt(1.0 + 1.0 / nl),
+                sd: f64::sqrt(var).max(floor),
+                width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * f64::sqrt(1.0 + 1.0 / nl),
             }
         } else {
             linear
@@ -299,8 +299,8 @@ pub(super) fn assess(
                 let var = (PRIOR_EVENTS * PRIOR_SPREAD * PRIOR_SPREAD + nf * state.spread) / (PRIOR_EVENTS + nf);
                 let log = View {
                     dev: ly - state.mean,
-                    sd: libm::sqrt(var).max(config.min_stddev).max(1e-9),
-                    width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * libm::sqrt(1.0 + 1.0 / nl),
+                    sd: f64::sqrt(var).max(config.min_stddev).max(1e-9),
+                    width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * f64::sqrt(1.0 + 1.0 / nl),
                 };
                 value_score = Some((log.dev / log.sd).clamp(-MAX_SCORE, MAX_SCORE));
                 baseline = (state.mean, log.sd, n, true);
@@ -327,7 +327,7 @@ pub(super) fn assess(
         }
         // A flat-line: a regularly sampled key that keeps repeating its last value exactly for twice as long as it
         // ever has (and at least FLAT_MIN_RUN times): a stuck agent. Reported once per run.
-        let irregular = a.gap_count < 2 || libm::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
+        let irregular = a.gap_count < 2 || f64::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
         if y == a.last && mature && !irregular && !a.flat_reported {
             let run = a.repeats as f64 + 1.0;
             let e = run / (2.0 * a.repeat_record as f64).max(FLAT_MIN_RUN as f64);
@@ -339,7 +339,7 @@ pub(super) fn assess(
     }
 
     // Change point: a run of values far to one side of the level, spread over time, re-baselines the level.
-    let sd_lin = libm::sqrt(a.var).max(floor);
+    let sd_lin = f64::sqrt(a.var).max(floor);
     let z_run = diff(y, a.level) / sd_lin;
     let side: i8 = if z_run > SHIFT_SIGMAS {
         1
@@ -427,7 +427,7 @@ pub(super) fn assess(
         let d = diff(y, a.level).clamp(-clip * sd_lin, clip * sd_lin);
         a.level = (a.level + l * d).clamp(a.low.min(y), a.high.max(y));
         a.var = (1.0 - v) * (a.var + v * d * d);
-        let lsd = libm::sqrt(state.spread).max(1e-9);
+        let lsd = f64::sqrt(state.spread).max(1e-9);
         let ld = (ly - state.mean).clamp(-clip * lsd, clip * lsd);
         state.mean += l * ld;
         state.spread = (1.0 - v) * (state.spread + v * ld * ld);
@@ -529,7 +529,7 @@ pub fn migrate(config: &Config, state: &mut State, variance: f64) {
     } else {
         (mean, var)
     };
-    let sd = libm::sqrt(lin_var.min(1e300));
+    let sd = f64::sqrt(lin_var.min(1e300));
     state.adaptive = Adaptive {
         level,
         var: lin_var.min(1e300),

@@ -240,22 +240,41 @@ impl<'a> Found<'a> {
 
 /// Which configured role the field `name` plays, if any.
 fn role(c: &Config, name: &str) -> Option<Role> {
-    if let Some(i) = c.key_field.iter().position(|k| k == name) {
+    let is = |field: &str| same(field.as_bytes(), name.as_bytes());
+    if let Some(i) = c.key_field.iter().position(|k| is(k)) {
         return Some(Role::Key(i));
     }
-    if name == c.value_field {
+    if is(&c.value_field) {
         return Some(Role::Value);
     }
-    if !c.timestamp_field.is_empty() && name == c.timestamp_field {
+    if !c.timestamp_field.is_empty() && is(&c.timestamp_field) {
         return Some(Role::Timestamp);
     }
-    if !c.event_id_field.is_empty() && name == c.event_id_field {
+    if !c.event_id_field.is_empty() && is(&c.event_id_field) {
         return Some(Role::EventId);
     }
-    if !c.label_field.is_empty() && name == c.label_field {
+    if !c.label_field.is_empty() && is(&c.label_field) {
         return Some(Role::Label);
     }
-    c.attribute_fields.iter().position(|a| a == name).map(Role::Attribute)
+    c.attribute_fields.iter().position(|a| is(a)).map(Role::Attribute)
+}
+
+/// `a == b`, eight bytes per compare. For field names: on wasm32 `==` on slices calls compiler-builtins' `memcmp`,
+/// one byte per step (~200 instructions for each of the half-dozen names a record is matched against).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Whole words from the front, then the last (possibly overlapping) word.
+    let half = |s: &[u8], at: usize| s[at..].first_chunk::<4>().map(|w| u32::from_ne_bytes(*w));
+    let word = |s: &[u8], at: usize| s[at..].first_chunk::<8>().map(|w| u64::from_ne_bytes(*w));
+    match n {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => (0..n / 8).all(|i| word(a, 8 * i) == word(b, 8 * i)) && word(a, n - 8) == word(b, n - 8),
+    }
 }
 
 struct RecordVisitor<'c> {
@@ -849,6 +868,20 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_names_match_exactly_at_every_length() {
+        for n in 0..24usize {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + i as u8).collect();
+            assert!(same(&a, &a.clone()), "length {n}");
+            assert!(!same(&a, &a[..n.saturating_sub(1)]) || n == 0, "length {n} vs shorter");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same(&a, &b), "length {n}, byte {at} differs");
+            }
+        }
+    }
 
     fn cfg() -> Config {
         Config::default()

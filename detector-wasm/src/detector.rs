@@ -17,7 +17,7 @@ pub mod adaptive;
 
 use crate::config::{AnomalyUpdate, Config, DetectorKind, Direction, VELOCITY_RING};
 use crate::event::{Attribute, Event};
-use crate::math;
+use crate::math::{self, Bounds};
 use crate::state::{State, StateError};
 pub use crate::verdict::Pattern;
 use crate::verdict::{self, AttributeValue, Baseline, DetectorInfo, Severity, Status, Trigger, Velocity, Verdict};
@@ -354,8 +354,8 @@ fn velocity_check(config: &Config, state: &State, ts: i64) -> Option<Velocity> {
 fn learn_time(config: &Config, state: &mut State, ts: i64, velocity_anomaly: bool) {
     let learn_gap = !velocity_anomaly || config.anomaly_update == AnomalyUpdate::Full;
     if state.last_ts_ms != i64::MIN && ts >= state.last_ts_ms && learn_gap {
-        let gap = ((ts - state.last_ts_ms) as f64 / 1000.0).min(MAX_LEARNED_GAP_SECS);
-        let alpha = (1.0 / (state.gaps as f64 + 1.0)).max(GAP_ALPHA_FLOOR);
+        let gap = ((ts - state.last_ts_ms) as f64 / 1000.0).at_most(MAX_LEARNED_GAP_SECS);
+        let alpha = (1.0 / (state.gaps as f64 + 1.0)).at_least(GAP_ALPHA_FLOOR);
         state.gap_mean_secs += alpha * (gap - state.gap_mean_secs);
         state.gaps = state.gaps.saturating_add(1);
     }

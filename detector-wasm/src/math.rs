@@ -7,6 +7,31 @@
 //! on each target (`sqrtsd`, `f64.sqrt`) gives the same bits as libm's software root, which is what wasm32 got from
 //! `libm::sqrt` (its hardware path needs nightly there) at ~130 instructions a call.
 
+/// `f64::max` and `f64::min` for the detectors' hot paths, inlined on every target.
+///
+/// wasm32 has no instruction with `f64::max`'s NaN rule (`f64.max` propagates a NaN), so there LLVM calls
+/// compiler-builtins' `fmax`/`fmin`, ~27 instructions a call and some 20 calls an event in `adaptive`. These are
+/// the rule x86-64 computes for `f64::max`/`f64::min` (a NaN `self` gives `other`; otherwise the larger, or
+/// smaller, with `self` on a tie), so native results keep every bit; wasm32's `fmin` breaks a tie of ±0 the other
+/// way (towards `other`), which now agrees with native.
+pub trait Bounds {
+    /// `self.max(floor)`.
+    fn at_least(self, floor: f64) -> f64;
+    /// `self.min(ceiling)`.
+    fn at_most(self, ceiling: f64) -> f64;
+}
+
+impl Bounds for f64 {
+    #[inline(always)]
+    fn at_least(self, floor: f64) -> f64 {
+        if self.is_nan() || floor > self { floor } else { self }
+    }
+    #[inline(always)]
+    fn at_most(self, ceiling: f64) -> f64 {
+        if self.is_nan() || ceiling < self { ceiling } else { self }
+    }
+}
+
 /// `ln(1 + x)`.
 pub fn ln_1p(x: f64) -> f64 {
     libm::log1p(x)

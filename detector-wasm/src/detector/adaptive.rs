@@ -34,7 +34,7 @@
 
 use super::{Assessment, Detector, MAX_SCORE, Pattern};
 use crate::config::{AnomalyUpdate, Config, Direction};
-use crate::math;
+use crate::math::{self, Bounds};
 use crate::state::{Adaptive, SEASON_BINS, State};
 use crate::verdict::Status;
 
@@ -121,7 +121,7 @@ impl Rates {
 
 /// A weight `rate` once warmed up, and equal weights before (the first observations are not over-trusted).
 fn alpha(rate: f64, n: u64) -> f64 {
-    rate.max(1.0 / (n as f64 + 1.0))
+    rate.at_least(1.0 / (n as f64 + 1.0))
 }
 
 fn diff(a: f64, b: f64) -> f64 {
@@ -130,7 +130,7 @@ fn diff(a: f64, b: f64) -> f64 {
 
 /// The Student-t multiplier of [`SIGNIFICANCE`] for `df` degrees of freedom.
 fn t_mult(detector: &Detector, df: f64) -> f64 {
-    let df = df.max(1.0);
+    let df = df.at_least(1.0);
     match detector.adaptive_t.get(df as usize) {
         Some(&t) if df.fract() == 0.0 => t,
         _ => math::student_t_multiplier(SIGNIFICANCE, df),
@@ -148,7 +148,7 @@ struct View {
 impl View {
     fn evidence(&self) -> f64 {
         if self.sd > 0.0 {
-            (self.dev.abs() / self.sd / self.width).min(MAX_SCORE)
+            (self.dev.abs() / self.sd / self.width).at_most(MAX_SCORE)
         } else if self.dev == 0.0 {
             0.0
         } else {
@@ -210,16 +210,16 @@ pub(super) fn assess(
     let mut u = [f64::INFINITY; 3];
     for i in 0..3 {
         if preds[i].is_finite() {
-            u[i] = (diff(y, preds[i]).abs() / a.mae[i].max(floor)).min(1e12);
+            u[i] = (diff(y, preds[i]).abs() / a.mae[i].at_least(floor)).at_most(1e12);
         }
     }
     let best = if seasonal.is_some() && a.mae[1] < a.mae[0] { 1 } else { 0 };
     let persistent = a.mae[2] < PERSISTENCE * a.mae[best];
-    let surprise = if persistent { u[best].min(u[2]) } else { u[best] };
+    let surprise = if persistent { u[best].at_most(u[2]) } else { u[best] };
     let surprise = if surprise.is_finite() { surprise } else { 0.0 };
     let b = detector.adaptive_rates.sustained;
-    let sustained =
-        [0usize, 1].map(|i| if u[i].is_finite() { a.sustained[i] + b * (u[i].min(SURPRISE_CAP) - a.sustained[i]) } else { a.sustained[i] });
+    let sustained = [0usize, 1]
+        .map(|i| if u[i].is_finite() { a.sustained[i] + b * (u[i].at_most(SURPRISE_CAP) - a.sustained[i]) } else { a.sustained[i] });
     let mature = n >= MATURE_EVENTS && a.record > 0.0;
     let warm = n >= config.min_events as u64;
     let pred = preds[best];
@@ -232,10 +232,10 @@ pub(super) fn assess(
     let mut log_band = None;
     let mut union_band = None;
     let mut value_score = None;
-    let mut baseline = (pred, f64::sqrt(a.var).max(floor), n, false);
+    let mut baseline = (pred, f64::sqrt(a.var).at_least(floor), n, false);
     let mut independent = false;
     let nf = n as f64;
-    let nl = (a.level_count.max(1) as f64).min(nf);
+    let nl = (a.level_count.max(1) as f64).at_most(nf);
     if warm {
         let mut record = f64::INFINITY;
         let mut record_pattern = Pattern::Spike;
@@ -263,15 +263,16 @@ pub(super) fn assess(
             };
             if beyond > 0.0 {
                 // Outside everything the key has shown: the most telling description, whichever evidence is larger.
-                record = record.max((1.0 + beyond / (2.0 * span).max(1e-300)).min(MAX_SCORE));
+                record = record.at_least((1.0 + beyond / (2.0 * span).at_least(1e-300)).at_most(MAX_SCORE));
                 record_pattern = Pattern::NewRange;
             }
-            let w = k * RECORD_MARGIN * a.record * a.mae[best].max(floor);
+            let w = k * RECORD_MARGIN * a.record * a.mae[best].at_least(floor);
             record_band = Some((pred - w, pred + w));
         }
         // The spread of the best model's errors: the level's variance, or the profile's typical error.
         let model_sd = if best == 1 { PROFILE_SD * a.mae[1] } else { f64::sqrt(a.var) };
-        let linear = View { dev: diff(y, pred), sd: model_sd.max(floor), width: t_mult(detector, nf - 1.0) * f64::sqrt(1.0 + 1.0 / nl) };
+        let linear =
+            View { dev: diff(y, pred), sd: model_sd.at_least(floor), width: t_mult(detector, nf - 1.0) * f64::sqrt(1.0 + 1.0 / nl) };
         // Amounts (non-negative, irregular, `log_transform`): both scales start from a prior spread, the linear one
         // as a coefficient of variation of the level, so a young key is judged from its first events.
         let irregular = a.gap_count < 2 || f64::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
@@ -282,7 +283,7 @@ pub(super) fn assess(
             let var = (PRIOR_EVENTS * prior * prior + nf * a.var) / (PRIOR_EVENTS + nf);
             View {
                 dev: linear.dev,
-                sd: f64::sqrt(var).max(floor),
+                sd: f64::sqrt(var).at_least(floor),
                 width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * f64::sqrt(1.0 + 1.0 / nl),
             }
         } else {
@@ -299,20 +300,20 @@ pub(super) fn assess(
                 let var = (PRIOR_EVENTS * PRIOR_SPREAD * PRIOR_SPREAD + nf * state.spread) / (PRIOR_EVENTS + nf);
                 let log = View {
                     dev: ly - state.mean,
-                    sd: f64::sqrt(var).max(config.min_stddev).max(1e-9),
+                    sd: f64::sqrt(var).at_least(config.min_stddev).at_least(1e-9),
                     width: t_mult(detector, nf - 1.0 + PRIOR_EVENTS) * f64::sqrt(1.0 + 1.0 / nl),
                 };
                 value_score = Some((log.dev / log.sd).clamp(-MAX_SCORE, MAX_SCORE));
                 baseline = (state.mean, log.sd, n, true);
                 // The log band in the value's units costs two exp_m1: kept in log units until a verdict needs it.
                 log_band = Some((state.mean, k * log.width * log.sd, lin_band.1));
-                let e = if above { linear.evidence().min(log.evidence()) } else { log.evidence() };
+                let e = if above { linear.evidence().at_most(log.evidence()) } else { log.evidence() };
                 (e, lin_band)
             } else {
                 value_score = Some((linear.dev / linear.sd).clamp(-MAX_SCORE, MAX_SCORE));
                 (linear.evidence(), lin_band)
             };
-            value_evidence = significance.min(record);
+            value_evidence = significance.at_most(record);
             pattern = Some(if record < significance { record_pattern } else { Pattern::Spike });
             band = Some(view_band);
             union_band = record_band;
@@ -330,16 +331,16 @@ pub(super) fn assess(
         let irregular = a.gap_count < 2 || f64::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
         if y == a.last && mature && !irregular && !a.flat_reported {
             let run = a.repeats as f64 + 1.0;
-            let e = run / (2.0 * a.repeat_record as f64).max(FLAT_MIN_RUN as f64);
+            let e = run / (2.0 * a.repeat_record as f64).at_least(FLAT_MIN_RUN as f64);
             if e >= 1.0 && e > value_evidence {
-                value_evidence = e.min(MAX_SCORE);
+                value_evidence = e.at_most(MAX_SCORE);
                 pattern = Some(Pattern::Flatline);
             }
         }
     }
 
     // Change point: a run of values far to one side of the level, spread over time, re-baselines the level.
-    let sd_lin = f64::sqrt(a.var).max(floor);
+    let sd_lin = f64::sqrt(a.var).at_least(floor);
     let z_run = diff(y, a.level) / sd_lin;
     let side: i8 = if z_run > SHIFT_SIGMAS {
         1
@@ -373,7 +374,7 @@ pub(super) fn assess(
     } else {
         Status::Normal
     };
-    let score = if warm { Some((3.0 * value_evidence.max(velocity)).min(MAX_SCORE)) } else { None };
+    let score = if warm { Some((3.0 * value_evidence.at_least(velocity)).at_most(MAX_SCORE)) } else { None };
     if shifted && value_anomaly {
         pattern = Some(Pattern::LevelShift);
     }
@@ -391,9 +392,9 @@ pub(super) fn assess(
         // An alarm on an independent event (a purchase) is not part of the key's normal tails: it does not raise the
         // bar the key's next fraud must clear. (A metric's alarm does: one shift, one alarm.)
         let raise = if value_anomaly && independent { 0.0 } else { surprise };
-        a.record = a.record.max(raise) * keep;
+        a.record = a.record.at_least(raise) * keep;
         for (record, &s) in a.sustained_record.iter_mut().zip(&sustained) {
-            *record = record.max(s) * keep;
+            *record = record.at_least(s) * keep;
         }
     }
     a.sustained = sustained;
@@ -416,7 +417,7 @@ pub(super) fn assess(
     if shifted {
         // The run's newest values (the whole ring: the run is longer) are the new level.
         let m = a.recent.iter().sum::<f64>() / 4.0;
-        a.level = m.clamp(a.low.min(y), a.high.max(y));
+        a.level = m.clamp(a.low.at_most(y), a.high.at_least(y));
         state.mean = a.recent_log.iter().sum::<f64>() / 4.0;
         a.level_count = 4;
         a.run = 0;
@@ -425,9 +426,9 @@ pub(super) fn assess(
         let l = alpha(detector.adaptive_rates.level, a.level_count as u64);
         let v = alpha(detector.adaptive_rates.error, n);
         let d = diff(y, a.level).clamp(-clip * sd_lin, clip * sd_lin);
-        a.level = (a.level + l * d).clamp(a.low.min(y), a.high.max(y));
+        a.level = (a.level + l * d).clamp(a.low.at_most(y), a.high.at_least(y));
         a.var = (1.0 - v) * (a.var + v * d * d);
-        let lsd = f64::sqrt(state.spread).max(1e-9);
+        let lsd = f64::sqrt(state.spread).at_least(1e-9);
         let ld = (ly - state.mean).clamp(-clip * lsd, clip * lsd);
         state.mean += l * ld;
         state.spread = (1.0 - v) * (state.spread + v * ld * ld);
@@ -437,9 +438,9 @@ pub(super) fn assess(
         // A bin learns BIN_RATE a day however often the key is sampled, and a deviation teaches it at most 3 of the
         // profile's standard deviations (a spike does not bend the daily pattern).
         let stored = y.clamp(-3.0e38, 3.0e38);
-        let per_day = if state.gap_mean_secs > 0.0 { (BIN_SECS / state.gap_mean_secs).max(1.0) } else { 1.0 };
+        let per_day = if state.gap_mean_secs > 0.0 { (BIN_SECS / state.gap_mean_secs).at_least(1.0) } else { 1.0 };
         let rate = BIN_RATE / per_day;
-        let reach = LEARN_CLIP * (PROFILE_SD * a.mae[1]).max(floor);
+        let reach = LEARN_CLIP * (PROFILE_SD * a.mae[1]).at_least(floor);
         let old = a.bins[b] as f64;
         a.bins[b] = if a.bin_visits[b] == 0 { stored as f32 } else { (old + rate * (stored - old).clamp(-reach, reach)) as f32 };
         if a.bin_visits[b] < u8::MAX {
@@ -474,11 +475,13 @@ pub(super) fn assess(
     // The expected band, in the value's own units, for verdicts that show it.
     let band = if want_band || value_anomaly || velocity_anomaly {
         let band = match log_band {
-            Some((mean, half, lin_high)) => band.map(|_| (math::exp_m1(mean - half).max(0.0), lin_high.max(math::exp_m1(mean + half)))),
+            Some((mean, half, lin_high)) => {
+                band.map(|_| (math::exp_m1(mean - half).at_least(0.0), lin_high.at_least(math::exp_m1(mean + half))))
+            }
             None => band,
         };
         match (band, union_band) {
-            (Some((lo, hi)), Some((rlo, rhi))) => Some((lo.min(rlo), hi.max(rhi))),
+            (Some((lo, hi)), Some((rlo, rhi))) => Some((lo.at_most(rlo), hi.at_least(rhi))),
             (band, _) => band,
         }
     } else {
@@ -521,18 +524,18 @@ fn warmup(state: &State, _velocity: f64) -> Assessment {
 /// Builds an adaptive extension from a zscore/ewma baseline (mean and variance in the model scale of `config`), so
 /// switching the detector keeps what each key learned.
 pub fn migrate(config: &Config, state: &mut State, variance: f64) {
-    let (mean, var) = (state.mean, variance.max(0.0));
+    let (mean, var) = (state.mean, variance.at_least(0.0));
     let (level, lin_var) = if config.log_transform {
-        let m = math::exp_m1(mean).max(0.0);
+        let m = math::exp_m1(mean).at_least(0.0);
         // The log-normal's variance around its median, a fair start for the linear scale.
-        (m, (libm::exp(var.min(50.0)) - 1.0) * (m + 1.0) * (m + 1.0))
+        (m, (libm::exp(var.at_most(50.0)) - 1.0) * (m + 1.0) * (m + 1.0))
     } else {
         (mean, var)
     };
-    let sd = f64::sqrt(lin_var.min(1e300));
+    let sd = f64::sqrt(lin_var.at_most(1e300));
     state.adaptive = Adaptive {
         level,
-        var: lin_var.min(1e300),
+        var: lin_var.at_most(1e300),
         last: level,
         low: level - 3.0 * sd,
         high: level + 3.0 * sd,
@@ -545,7 +548,7 @@ pub fn migrate(config: &Config, state: &mut State, variance: f64) {
     };
     if !config.log_transform {
         // The header's mean and spread hold the log view for adaptive; without a log scale there is none to keep.
-        state.mean = math::ln_1p(level.max(0.0));
+        state.mean = math::ln_1p(level.at_least(0.0));
         state.spread = 0.0;
     }
 }

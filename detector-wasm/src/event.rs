@@ -238,7 +238,9 @@ impl<'a> Found<'a> {
     }
 }
 
-/// Which configured role the field `name` plays, if any.
+/// Which configured role the field `name` plays, if any. Inlined into the fast path in the kernel: worth ~300
+/// instructions a record under wasmtime, while natively LLVM's own choice (a call) is the faster one.
+#[cfg_attr(target_arch = "wasm32", inline(always))]
 fn role(c: &Config, name: &str) -> Option<Role> {
     let is = |field: &str| same(field.as_bytes(), name.as_bytes());
     if let Some(i) = c.key_field.iter().position(|k| is(k)) {

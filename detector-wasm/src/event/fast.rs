@@ -58,6 +58,7 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
 }
 
 /// A string without escapes whose body starts at `start`; returns it and the index after its closing quote.
+#[inline(always)]
 fn string(s: &[u8], start: usize) -> Option<(&str, usize)> {
     let body = s.get(start..)?;
     let (len, ascii) = string_end(body)?;

@@ -78,6 +78,7 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// Where the string body `b` ends (its closing quote) and whether it is all ASCII; `None` if a backslash or a
 /// control byte comes first, or no quote does. Eight bytes per step: under wasmtime without guard pages every
 /// memory access pays an explicit bounds check, so one 8-byte load costs what one byte would.
+#[inline(always)]
 fn string_end(b: &[u8]) -> Option<(usize, bool)> {
     let mut high = 0u64;
     let mut i = 0;

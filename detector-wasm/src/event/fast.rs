@@ -121,20 +121,32 @@ fn scalar(s: &[u8], i: usize) -> Option<(Scalar<'_>, usize)> {
         b'f' if s[i..].starts_with(b"false") => Some((Scalar::Bool(false), i + 5)),
         b'n' if s[i..].starts_with(b"null") => Some((Scalar::Null, i + 4)),
         b'-' | b'0'..=b'9' => {
-            let len = s[i..].iter().position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')).unwrap_or(s.len() - i);
-            Some((number(&s[i..i + len])?, i + len))
+            let rest = &s[i..];
+            // The leading digits are read and summed in one pass: most numbers are plain integers (timestamps).
+            let (mut digits, mut plain_value) = (0, 0u64);
+            while let Some(&d @ b'0'..=b'9') = rest.get(digits) {
+                if digits < 18 {
+                    plain_value = plain_value * 10 + u64::from(d - b'0');
+                }
+                digits += 1;
+            }
+            let len = digits
+                + rest[digits..]
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(rest.len() - digits);
+            // Small non-negative integers directly (exactly what serde_json makes of them).
+            let plain = len == digits && len <= 18 && (rest[0] != b'0' || len == 1);
+            let value = if plain { Scalar::Int(plain_value.into()) } else { number(&rest[..len])? };
+            Some((value, i + len))
         }
         _ => None,
     }
 }
 
-/// A number token: small non-negative integers directly (exactly what serde_json makes of them), anything else
-/// (negative, fractional, exponent, large) through serde_json itself so the value is bit-for-bit the same.
+/// A number token that is not a small non-negative integer (negative, fractional, exponent, large), through
+/// serde_json itself so the value is bit-for-bit the same.
 fn number(token: &[u8]) -> Option<Scalar<'_>> {
-    let plain = token.len() <= 18 && token.iter().all(u8::is_ascii_digit) && (token[0] != b'0' || token.len() == 1);
-    if plain {
-        return Some(Scalar::Int(token.iter().fold(0u64, |acc, d| acc * 10 + (d - b'0') as u64) as i128));
-    }
     let mut de = serde_json::Deserializer::from_slice(token);
     let value = ScalarSeed.deserialize(&mut de).ok()?;
     de.end().ok()?;

@@ -660,8 +660,11 @@ fn get_str<'a>(r: &mut crate::wire::Reader<'a>) -> Result<&'a str, String> {
 /// `str::from_utf8(bytes).ok()`, with ASCII (nearly every key, id and attribute) recognised eight bytes at a time:
 /// core's check costs ~140 instructions for each short string under wasmtime, four strings an event.
 fn utf8(bytes: &[u8]) -> Option<&str> {
-    let (words, tail) = bytes.as_chunks::<8>();
-    let high = words.iter().fold(0, |acc, w| acc | u64::from_ne_bytes(*w)) | tail.iter().fold(0, |acc, &b| acc | u64::from(b));
+    let high = match bytes.last_chunk::<8>() {
+        // Whole words from the front, then the last (possibly overlapping) word.
+        Some(last) => bytes.as_chunks::<8>().0.iter().fold(u64::from_ne_bytes(*last), |acc, w| acc | u64::from_ne_bytes(*w)),
+        None => bytes.iter().fold(0, |acc, &b| acc | u64::from(b)),
+    };
     if high & 0x8080_8080_8080_8080 == 0 {
         // SAFETY: no byte has its high bit set, so `bytes` is ASCII, which is valid UTF-8.
         Some(unsafe { std::str::from_utf8_unchecked(bytes) })

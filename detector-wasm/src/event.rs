@@ -415,15 +415,14 @@ fn parse_with<'a>(config: &'a Config, raw: &'a [u8], fast_path: bool) -> Result<
     if trimmed.is_empty() {
         return Err(whole("record is empty; send one JSON object per record".into()));
     }
-    let found = match fast_path.then(|| fast::scan(config, trimmed)).flatten() {
-        Some(found) => found,
-        None => {
-            let mut de = serde_json::Deserializer::from_slice(trimmed);
-            de.deserialize_map(RecordVisitor { config })
-                .and_then(|found| de.end().map(|()| found))
-                .map_err(|e| whole(json_error_reason(&e, trimmed)))?
-        }
-    };
+    let mut found = Found::new(config);
+    if !(fast_path && fast::scan(config, trimmed, &mut found).is_some()) {
+        let mut de = serde_json::Deserializer::from_slice(trimmed);
+        found = de
+            .deserialize_map(RecordVisitor { config })
+            .and_then(|found| de.end().map(|()| found))
+            .map_err(|e| whole(json_error_reason(&e, trimmed)))?;
+    }
     if let Some(name) = found.duplicate {
         return Err(field_error(&name, "appears more than once in the record; send each field once".into()));
     }

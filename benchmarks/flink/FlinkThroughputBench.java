@@ -207,6 +207,9 @@ public final class FlinkThroughputBench {
         Map<String, String> detector = new TreeMap<>();
         detector.put("detector", "zscore");
         detector.put("velocity", "false");
+        // What the Java detector does (the zscore defaults before `adaptive`): high side only, 10 events of warm-up.
+        detector.put("direction", "high");
+        detector.put("min_events", String.valueOf(MIN_EVENTS));
         Map<String, String> job = noTtl ? Map.of(JobSettings.STATE_TTL_HOURS, "0") : Map.of();
         return AnomalyDetectionJob.builder()
                 .source(source)

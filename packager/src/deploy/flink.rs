@@ -279,7 +279,7 @@ impl Update {
     }
 
     /// Whether the application configuration (code, properties, parallelism, checkpointing, state key) changes.
-    pub fn changes_configuration(&self) -> bool {
+    fn changes_configuration(&self) -> bool {
         self.code.is_some() || self.property_groups.is_some() || self.parallelism || self.checkpointing || self.state_key.is_some()
     }
 
@@ -444,16 +444,10 @@ fn update_request(
         })))
 }
 
-/// What an update sent: the version it created and the change.
-#[derive(Debug, Clone)]
-pub struct Updated {
-    pub version_id: i64,
-    pub change: Update,
-}
-
 /// Updates the application from `version_id` with `change`. After a conflict (someone else changed the application
 /// first) it never re-sends `change`: `replan` gets the application as it is now and says what to send instead —
-/// an error to stop (the other change overlaps this one), or `None` when nothing is left to change.
+/// an error to stop (the other change overlaps this one), or `None` when nothing is left to change. Returns the
+/// version id the update created (`None`: nothing was sent).
 pub async fn update(
     client: &Client,
     settings: &Settings,
@@ -461,16 +455,16 @@ pub async fn update(
     change: &Update,
     timing: &Timing,
     mut replan: impl FnMut(&AppState) -> Result<Option<Update>, DeployError>,
-) -> Result<Option<Updated>, DeployError> {
+) -> Result<Option<i64>, DeployError> {
     let name = &settings.application_name;
     at_current_version(client, name, version_id, "UpdateApplication", "an update", timing, |version_id, now| {
         let next = match now {
             None => Ok(Some(change.clone())),
             Some(state) => replan(state),
         };
-        let request = next.and_then(|next| next.map(|c| Ok((update_request(client, settings, version_id, &c)?, c))).transpose());
+        let request = next.and_then(|next| next.map(|c| update_request(client, settings, version_id, &c)).transpose());
         async move {
-            let Some((request, change)) = request.map_err(Failure::Other)? else { return Ok(None) };
+            let Some(request) = request.map_err(Failure::Other)? else { return Ok(None) };
             let out = request.send().await.map_err(|e| {
                 Failure::of(
                     e,
@@ -479,7 +473,7 @@ pub async fn update(
                     || format!("UpdateApplication `{name}` from version {version_id}"),
                 )
             })?;
-            Ok(Some(Updated { version_id: out.application_detail().map(|d| d.application_version_id()).unwrap_or(version_id + 1), change }))
+            Ok(Some(out.application_detail().map(|d| d.application_version_id()).unwrap_or(version_id + 1)))
         }
     })
     .await

@@ -140,17 +140,18 @@ pub async fn apply(
                 let settled = wait::until_settled(client, name, target, timing).await?;
                 match (settled, updated) {
                     (Settled::Reached(s), _) => version_id = s.version_id,
-                    (settled, Some(updated)) => {
-                        return Err(after_failed_update(client, name, target, settled, updated.version_id, timing).await);
+                    (settled, Some(new_version)) => {
+                        return Err(after_failed_update(client, name, target, settled, new_version, timing).await);
                     }
                     (settled, None) => expect(settled, name, target, timing)?,
                 }
             }
             // An application without a logging option gets one by a call of its own, once the update has settled.
-            if let Some(arn) = latest.update(settings, code).as_ref().and_then(|u| u.log_stream_to_add().map(str::to_string)) {
+            let last = latest.update(settings, code);
+            if let Some(arn) = last.as_ref().and_then(flink::Update::log_stream_to_add) {
                 let target = latest.settles_in();
                 tracing::info!("adding log stream {arn} to `{name}` at version {version_id}");
-                flink::add_log_stream(client, name, version_id, &arn, timing).await?;
+                flink::add_log_stream(client, name, version_id, arn, timing).await?;
                 expect(wait::until_settled(client, name, target, timing).await?, name, target, timing)?;
             }
         }

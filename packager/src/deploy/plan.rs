@@ -208,15 +208,8 @@ impl Plan {
     /// afresh from `now`, the application as it is after the other change. Refused when the other change touched what
     /// this plan changes, or something the new plan would undo: deploying then would silently overwrite it.
     pub fn replan(&self, settings: &Settings, code: &CodeLocation, now: &AppState) -> Result<Plan, DeployError> {
-        let mut again = decide(settings, (&self.jar, &self.jar_sha256, self.jar_bytes), code, true, Some(now))?;
-        again.upload = self.upload;
-        again.s3_uri = self.s3_uri.clone();
-        let none: &[Change] = &[];
-        let changes = |plan: &Plan| match &plan.app {
-            AppAction::Update { changes, .. } => changes.clone(),
-            _ => none.to_vec(),
-        };
-        let (before, after) = (changes(self), changes(&again));
+        let again = decide(settings, (&self.jar, &self.jar_sha256, self.jar_bytes), code, !self.upload, Some(now))?;
+        let (before, after) = (self.changes(), again.changes());
         // What each setting was when this plan was made: a changed one's `from`, an unchanged one's wanted value.
         let was = |c: &Change| before.iter().find(|b| b.what == c.what).map_or_else(|| c.to.clone(), |b| b.from.clone());
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
@@ -229,6 +222,14 @@ impl Plan {
             return Err(DeployError::ConcurrentChange { application: self.application.clone(), changes: overlap.join("; ") });
         }
         Ok(again)
+    }
+
+    /// What this plan changes in the application (nothing unless it updates it).
+    fn changes(&self) -> &[Change] {
+        match &self.app {
+            AppAction::Update { changes, .. } => changes,
+            _ => &[],
+        }
     }
 
     /// The status the application settles in after this plan's update: RUNNING when it was running.

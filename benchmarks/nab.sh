@@ -37,10 +37,10 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$venv/.installed" 2>/dev/null)" != "$pi
     echo "$pins" >"$venv/.installed"
 fi
 
-packager="${PACKAGER:-$repo/target/debug/packager}"
-if [[ -z "${PACKAGER:-}" ]]; then
-    echo "nab.sh: cargo build -p packager" >&2
-    (cd "$repo" && cargo build --quiet --locked -p packager)
+packager="${PACKAGER:-}"
+if [[ -z "$packager" ]]; then
+    echo "nab.sh: building packager (tests/debug-build.sh)" >&2
+    packager="$("$repo/tests/debug-build.sh")/packager"
 fi
 
 echo "nab.sh: NAB series -> JSON lines -> packager run --emit all -> NAB results" >&2

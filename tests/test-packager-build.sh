@@ -8,7 +8,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
-cargo run --quiet --locked -p packager -- build --local --output json >"$report"
+"$("$repo/tests/debug-build.sh")/packager" build --local --output json >"$report"
 python3 - "$report" "$repo" <<'PY'
 import hashlib, json, os, sys, zipfile
 report = json.load(open(sys.argv[1]))

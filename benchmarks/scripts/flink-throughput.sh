@@ -21,10 +21,10 @@ rm -rf "$out/work"
 mkdir -p "$out/classes" "$out/work"
 
 echo "generating $events events ..." >&2
-cargo build --quiet --locked -p packager
+packager="$("$repo/tests/debug-build.sh")/packager"
 input="$out/events-$events.jsonl"
 if [[ ! -f "$input" ]]; then
-    "$repo/target/debug/packager" generate --seed 1 --users 10000 --events "$events" --output "$input"
+    "$packager" generate --seed 1 --users 10000 --events "$events" --output "$input"
 fi
 
 echo "compiling the benchmark ..." >&2

@@ -12,5 +12,5 @@ cd "$repo"
 FLINK_HOME="$("$repo/job-template/scripts/flink-home.sh" "$version")"
 export FLINK_HOME
 out="$repo/target/packager/flink-$version"
-cargo run --quiet --locked -p packager -- build --local --no-alerter --flink-version "$version" --out-dir "$out" >&2
+"$("$repo/tests/debug-build.sh")/packager" build --local --no-alerter --flink-version "$version" --out-dir "$out" >&2
 echo "$out/anomaly-detector.jar"

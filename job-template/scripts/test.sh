@@ -28,13 +28,12 @@ parallel="${JOB_TESTS_PARALLEL:-1}"
 ((${#versions[@]} > 1)) || parallel=0
 
 echo "building packager (the generator and the reference, packager run) and the test kernels ..." >&2
-cargo build --quiet --locked -p packager
-cargo build --quiet --locked -p anomaly-host --example precompile
+debug="$("$repo/tests/debug-build.sh")"
 fixtures="$repo/target/job-tests/fixtures"
 rm -rf "$fixtures"
 mkdir -p "$fixtures"
 for wat in "$repo"/job-template/java/src/test/resources/fixtures/*.wat; do
-    "$repo/target/debug/examples/precompile" "$fixtures/$(basename "${wat%.wat}").cwasm" "$wat"
+    "$debug/examples/precompile" "$fixtures/$(basename "${wat%.wat}").cwasm" "$wat"
 done
 
 declare -A flink_home jar out
@@ -59,7 +58,7 @@ suite() {
     java -Xmx3g \
         -Danomaly.repo="$repo" \
         -Danomaly.fixtures="$fixtures" \
-        -Danomaly.packager="$repo/target/debug/packager" \
+        -Danomaly.packager="$debug/packager" \
         -Danomaly.jar="${jar[$v]}" \
         -Danomaly.flinkLib="${flink_home[$v]}/lib" \
         -Danomaly.flinkVersion="$v" \

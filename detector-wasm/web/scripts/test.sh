@@ -8,11 +8,11 @@ root="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$root"
 started=$(date +%s)
 
-cargo build --locked -p packager
+debug="$(tests/debug-build.sh)"
 detector-wasm/web/scripts/build.sh
 
 cd detector-wasm/web/tests
 npm ci --no-audit --no-fund --loglevel=error
-PACKAGER="${CARGO_TARGET_DIR:-$root/target}/debug/packager" node --test playground.test.mjs
+PACKAGER="$debug/packager" node --test playground.test.mjs
 
 echo "playground tests passed in $(( $(date +%s) - started )) s; screenshots in ${CARGO_TARGET_DIR:-$root/target}/artifacts/"

@@ -45,7 +45,7 @@ const text = (id) => page.locator(`#${id}`).textContent();
 const settle = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 
 before(async () => {
-  for (const [what, file] of [["the playground (detector-wasm/web/scripts/build.sh)", path.join(site, "index.html")], ["packager (cargo build -p packager)", packagerBin], ["chromium (apt-get install chromium)", chromiumBin]]) {
+  for (const [what, file] of [["the playground (detector-wasm/web/scripts/build.sh)", path.join(site, "index.html")], ["packager (tests/debug-build.sh)", packagerBin], ["chromium (apt-get install chromium)", chromiumBin]]) {
     assert.ok(existsSync(file), `${file} is missing: build or install ${what}`);
   }
   mkdirSync(artifacts, { recursive: true });

@@ -38,6 +38,6 @@ trap 'rm -rf "$unpacked"' EXIT
 python3 -m zipfile -e "$zip" "$unpacked"
 chmod +x "$unpacked/bootstrap" # python's zipfile does not restore modes; build.sh checked the zip's
 (cd "$root" && ALERTER_FUNCTION_CMD="qemu-aarch64 -L /usr/aarch64-linux-gnu $unpacked/bootstrap" \
-    cargo test -p alerter --test lambda_invoke)
+    cargo test --locked --workspace --all-features --test lambda_invoke)
 
 echo "==> PASS in $((SECONDS - started)) s: $zip" >&2

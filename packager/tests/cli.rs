@@ -176,3 +176,45 @@ fn help_documents_the_run_contract() {
             .and(predicate::str::contains("--threshold-multiplier")),
     );
 }
+
+#[test]
+fn a_stream_whose_records_all_lack_the_key_field_is_told_which_setting_names_it() {
+    // What `packager generate --kind metrics` writes, replayed without --key-field.
+    let input = concat!(
+        r#"{"host":"h1","metric":"cpu","value":3.5,"timestamp":1700000000000,"sampleId":"m-1"}"#,
+        "\n",
+        r#"{"host":"h1","metric":"cpu","value":3.7,"timestamp":1700000060000,"sampleId":"m-2"}"#,
+        "\n"
+    );
+    packager()
+        .args(["run", "-"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("0 events, 0 keys, 0 anomalies, 2 invalid records"))
+        .stderr(predicate::str::contains("no record has `userId`, where this run reads the key"))
+        .stderr(predicate::str::contains("--key-field (or `key_field` in packager.toml)"))
+        .stderr(predicate::str::contains("`host`, `metric`, `sampleId`, `timestamp`, `value`"));
+    // With the key named, the next field the stream names differently gets the same help.
+    packager()
+        .args(["run", "-", "--key-field", "host,metric"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no record has `amount`, where this run reads the value"))
+        .stderr(predicate::str::contains("--value-field"));
+    // One record without the key among readable ones is a bad record, not a naming problem: no hint.
+    let mixed = concat!(
+        r#"{"userId":"u","amount":1,"timestamp":1700000000000,"transactionId":"a"}"#,
+        "\n",
+        r#"{"amount":1,"timestamp":1700000001000,"transactionId":"b"}"#,
+        "\n"
+    );
+    packager()
+        .args(["run", "-"])
+        .write_stdin(mixed)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("line 2: field `userId`: is missing"))
+        .stderr(predicate::str::contains("no record has").not());
+}

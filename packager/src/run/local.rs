@@ -66,6 +66,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     };
     let show_invalid = if verbose > 0 { usize::MAX } else { args.show_invalid.unwrap_or(20) };
     let mut shown_invalid = 0usize;
+    let mut missing = MissingField::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let started = Instant::now();
@@ -82,6 +83,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
             }
             Outcome::DeadLetter(json) => {
                 let dead: Option<DeadLetter> = serde_json::from_slice(json).ok();
+                missing.add(dead.as_ref());
                 if shown_invalid < show_invalid {
                     shown_invalid += 1;
                     let reason = dead.as_ref().map(describe_dead_letter).unwrap_or_else(|| String::from_utf8_lossy(json).into_owned());
@@ -115,6 +117,12 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
         eprintln!("… and {} more invalid lines (-v shows all; --dead-letters FILE keeps them)", summary.invalid as usize - shown_invalid);
     }
     print_summary(&summary, &input_name, elapsed.as_secs_f64(), &config);
+    if summary.events == 0
+        && summary.invalid > 0
+        && let Some(hint) = missing.hint(summary.invalid, &config)
+    {
+        eprintln!("{hint}");
+    }
     if let (Some(collector), Some(path)) = (report, &args.report) {
         let meta = report::Meta { input: input_name, kernel: kernel_origin, seconds: elapsed.as_secs_f64(), config: config.to_map() };
         let page = report::html::render(&collector.finish(summary.clone(), meta));
@@ -122,6 +130,61 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
         eprintln!("report written to {}", path.display());
     }
     Ok(summary)
+}
+
+/// The dead letters that lack a field, when they all lack the same one: a run in which no record could be read for
+/// that reason reads a stream that names its fields differently (`packager generate --kind metrics` replayed without
+/// `--key-field host,metric …`), and the per-line errors alone do not say which setting to change.
+#[derive(Default)]
+struct MissingField {
+    field: Option<String>,
+    first_raw: Option<String>,
+    count: u64,
+    other: bool,
+}
+
+impl MissingField {
+    fn add(&mut self, dead: Option<&DeadLetter>) {
+        let Some(d) = dead.filter(|d| d.stage == "parse" && d.reason.starts_with("is missing")) else {
+            self.other = true;
+            return;
+        };
+        match (&self.field, &d.field) {
+            (None, Some(f)) if !self.other => {
+                self.field = Some(f.clone());
+                self.first_raw = d.raw.clone();
+                self.count = 1;
+            }
+            (Some(seen), Some(f)) if seen == f => self.count += 1,
+            _ => self.other = true,
+        }
+    }
+
+    /// What to change, when all `invalid` records lacked the same field: the setting that names it, and the fields the
+    /// first record has.
+    fn hint(&self, invalid: u64, config: &detector_wasm::Config) -> Option<String> {
+        let field = self.field.as_ref().filter(|_| !self.other && self.count == invalid)?;
+        let (role, flag, key) = if config.key_field.contains(field) {
+            ("key", "--key-field", "key_field")
+        } else if &config.value_field == field {
+            ("value", "--value-field", "value_field")
+        } else if &config.timestamp_field == field {
+            ("event time", "--timestamp-field", "timestamp_field")
+        } else {
+            return None;
+        };
+        let mut hint = format!(
+            "no record has `{field}`, where this run reads the {role}: the stream names its fields differently; name \
+             the right one with {flag} (or `{key}` in packager.toml)"
+        );
+        let fields = self.first_raw.as_deref().and_then(|raw| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw).ok());
+        if let Some(fields) = fields.filter(|f| !f.is_empty()) {
+            let mut names: Vec<String> = fields.keys().map(|k| format!("`{k}`")).collect();
+            names.sort();
+            hint.push_str(&format!("; the first record's fields are {}", names.join(", ")));
+        }
+        Some(hint)
+    }
 }
 
 fn report_options(args: &RunArgs) -> report::Options {

@@ -32,5 +32,5 @@ javac --release 11 -encoding UTF-8 -Xlint:all -Xlint:-serial -Xlint:-processing 
     -cp "$flink_home/lib/*:$jar" -d "$out/classes" "$repo/benchmarks/flink/FlinkThroughputBench.java"
 
 echo "running (a warm-up pass each, then $rounds measured rounds) ..." >&2
-java -Xmx2g -Djava.io.tmpdir="$out" -cp "$flink_home/lib/*:$jar:$out/classes" \
+java -Xmx2g ${BENCH_JAVA_OPTS:-} -Djava.io.tmpdir="$out" -cp "$flink_home/lib/*:$jar:$out/classes" \
     anomaly.job.FlinkThroughputBench "$input" "$parallelism" "$rounds" "$latency_seconds" "$out/work" 2> "$out/bench.log"

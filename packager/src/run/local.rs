@@ -119,7 +119,7 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     print_summary(&summary, &input_name, elapsed.as_secs_f64(), &config);
     if summary.events == 0
         && summary.invalid > 0
-        && let Some(hint) = missing.hint(summary.invalid, &config)
+        && let Some(hint) = missing.hint(&config)
     {
         eprintln!("{hint}");
     }
@@ -132,38 +132,34 @@ pub fn run(args: RunArgs, file: &FileConfig, verbose: u8) -> Result<Summary> {
     Ok(summary)
 }
 
-/// The dead letters that lack a field, when they all lack the same one: a run in which no record could be read for
-/// that reason reads a stream that names its fields differently (`packager generate --kind metrics` replayed without
-/// `--key-field host,metric …`), and the per-line errors alone do not say which setting to change.
+/// The field the dead letters lack, while every one so far lacks the same one: a run in which no record could be read
+/// for that reason reads a stream that names its fields differently (`packager generate --kind metrics` replayed
+/// without `--key-field host,metric …`), and the per-line errors alone do not say which setting to change.
 #[derive(Default)]
 struct MissingField {
     field: Option<String>,
     first_raw: Option<String>,
-    count: u64,
-    other: bool,
+    /// A dead letter for another reason, or lacking another field, came.
+    mixed: bool,
 }
 
 impl MissingField {
     fn add(&mut self, dead: Option<&DeadLetter>) {
-        let Some(d) = dead.filter(|d| d.stage == "parse" && d.reason.starts_with("is missing")) else {
-            self.other = true;
-            return;
-        };
-        match (&self.field, &d.field) {
-            (None, Some(f)) if !self.other => {
+        let missing = dead.filter(|d| d.stage == "parse" && d.reason.starts_with("is missing"));
+        match (missing, &self.field) {
+            (Some(d @ DeadLetter { field: Some(f), .. }), None) if !self.mixed => {
                 self.field = Some(f.clone());
                 self.first_raw = d.raw.clone();
-                self.count = 1;
             }
-            (Some(seen), Some(f)) if seen == f => self.count += 1,
-            _ => self.other = true,
+            (Some(DeadLetter { field: Some(f), .. }), Some(seen)) if seen == f => {}
+            _ => self.mixed = true,
         }
     }
 
-    /// What to change, when all `invalid` records lacked the same field: the setting that names it, and the fields the
+    /// What to change, when every dead letter lacked the same field: the setting that names it, and the fields the
     /// first record has.
-    fn hint(&self, invalid: u64, config: &detector_wasm::Config) -> Option<String> {
-        let field = self.field.as_ref().filter(|_| !self.other && self.count == invalid)?;
+    fn hint(&self, config: &detector_wasm::Config) -> Option<String> {
+        let field = self.field.as_ref().filter(|_| !self.mixed)?;
         let (role, flag, key) = if config.key_field.contains(field) {
             ("key", "--key-field", "key_field")
         } else if &config.value_field == field {

@@ -37,6 +37,10 @@
 //!
 //! Items within one `detect_batch` are independent: a host must not put two events of the same key in one batch
 //! (the second would not see the first's state).
+//!
+//! Across calls the kernel keeps no per-key data, only the population check's summary of every value it has
+//! detected since `configure` ([`crate::detector::Population`]), learned in item order: a host sends each
+//! subtask's events through one instance, in their order, and gets the same verdicts however it batches them.
 
 use crate::config::{Config, Emit, KEYS};
 use crate::detector::{self, Detector};
@@ -73,6 +77,8 @@ pub struct Kernel {
     state: Vec<u8>,
     /// The key state each detect item is decoded into and assessed in place (one per kernel, reused).
     key_state: State,
+    /// What the population check judges new keys against: every event this kernel has detected since `configure`.
+    population: detector::Population,
 }
 
 impl Kernel {
@@ -134,6 +140,7 @@ impl Kernel {
                 self.output.clear();
                 self.output.extend_from_slice(config.to_json().as_bytes());
                 self.detector = Some(Detector::new(config));
+                self.population = detector::Population::new();
                 0
             }
             Err(message) => {
@@ -210,7 +217,14 @@ impl Kernel {
                     continue;
                 }
             };
-            match detector::detect_in_place(detector, &mut self.key_state, state, event.value, event.timestamp_ms) {
+            match detector::detect_in_place(
+                detector,
+                &mut self.key_state,
+                state,
+                event.value,
+                event.timestamp_ms,
+                Some(&mut self.population),
+            ) {
                 Ok(assessment) => {
                     let new_state = &self.key_state;
                     let mut flags = 0;

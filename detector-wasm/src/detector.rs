@@ -269,7 +269,7 @@ pub fn detect_value(
     timestamp_ms: Option<i64>,
 ) -> Result<(State, Assessment), StateError> {
     let mut state = State::new(detector.config.detector);
-    let assessment = detect_in_place(detector, &mut state, state_bytes, value, timestamp_ms)?;
+    let assessment = detect_in_place(detector, &mut state, state_bytes, value, timestamp_ms, None)?;
     Ok((state, assessment))
 }
 
@@ -281,6 +281,7 @@ pub fn detect_in_place(
     state_bytes: &[u8],
     value: f64,
     timestamp_ms: Option<i64>,
+    population: Option<&mut Population>,
 ) -> Result<Assessment, StateError> {
     // State this kernel cannot read (damaged, or from a kernel that had a bug) is never a dead end for the key: it
     // starts afresh, and the verdict says so (`stateReset`, ABI flag `FLAG_STATE_RESET`) so hosts count it. State from
@@ -290,9 +291,83 @@ pub fn detect_in_place(
         Err(StateError::Corrupt { reason }) => Some(reason),
         Err(e) => return Err(e),
     };
+    let age = state.seen;
     let mut assessment = assess_value(detector, state, value, timestamp_ms);
     assessment.state_reset = reset;
+    if let Some(population) = population {
+        population.check(detector, age, value, &mut assessment);
+    }
     Ok(assessment)
+}
+
+/// Events a [`Population`] must have learned before it judges a key.
+pub const POPULATION_MIN: u64 = 1000;
+
+/// The population check's memory: the distribution of `ln(1 + value)` over every event one kernel instance has
+/// seen, all keys together (online mean and variance: no future data, 24 bytes).
+///
+/// A key's own history says nothing on its first `min_events` events and little on the next few, and that is
+/// where a fraud on a new card hides. So while a key has fewer than `population_events` events, its value is also
+/// judged against the stream: more than `threshold_multiplier` standard deviations above the population's mean
+/// (once it has learned [`POPULATION_MIN`] events) is an anomaly, pattern `stream_outlier`, score the deviation.
+/// High side only, and only with `log_transform` (amounts, whose scales the log makes comparable). The check
+/// changes the verdict, never the key's state: the key learns the event as its own detector decided, so each key's
+/// state evolves the same whatever population its events met (a job at any parallelism, a restart).
+///
+/// It lives next to the keyed state, not in it: one per kernel instance (per Flink subtask, per `packager run`, per
+/// playground run), not checkpointed; after a restart it judges again once it has learned [`POPULATION_MIN`]
+/// events. The order in which it learns is the order of the events through the instance, batched or not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Population {
+    n: u64,
+    mean: f64,
+    var: f64,
+}
+
+impl Population {
+    pub fn new() -> Population {
+        Population::default()
+    }
+
+    /// The mean and standard deviation of `ln(1 + value)`, once there are enough events to judge by.
+    pub fn ready(&self) -> Option<(f64, f64)> {
+        (self.n >= POPULATION_MIN && self.var > 0.0).then(|| (self.mean, f64::sqrt(self.var)))
+    }
+
+    fn learn(&mut self, y: f64) {
+        if !y.is_finite() {
+            return;
+        }
+        self.n += 1;
+        let d = y - self.mean;
+        self.mean += d / self.n as f64;
+        self.var += (d * (y - self.mean) - self.var) / self.n as f64;
+    }
+
+    /// Judges an assessed event of a key that had `age` events before it against the population, then learns it.
+    fn check(&mut self, detector: &Detector, age: u64, value: f64, a: &mut Assessment) {
+        let config = &detector.config;
+        if !config.log_transform || config.population_events == 0 {
+            return;
+        }
+        let y = math::ln_1p(value);
+        let judged = age < config.population_events as u64 && config.direction != Direction::Low;
+        if let (true, Some((mean, sd))) = (judged, self.ready()) {
+            let k = config.threshold_multiplier;
+            let z = ((y - mean) / sd).clamp(-MAX_SCORE, MAX_SCORE);
+            if z > k {
+                if !a.value_anomaly {
+                    a.value_anomaly = true;
+                    a.pattern = Some(Pattern::StreamOutlier);
+                    a.band = Some((math::exp_m1(mean - k * sd).max(0.0), math::exp_m1(mean + k * sd)));
+                    a.value_score = Some(z);
+                }
+                a.status = Status::Anomaly;
+                a.score = Some(a.score.map_or(z, |s| s.max(z)));
+            }
+        }
+        self.learn(y);
+    }
 }
 
 /// How many independent events the baseline is worth: all of them for zscore, the weights' effective sample
@@ -403,6 +478,10 @@ pub fn render(config: &Config, event: &Event, a: &Assessment) -> Verdict {
                 parts.push(match a.pattern {
                     Some(Pattern::LevelShift) => format!(
                         "{value_text}: {whose}'s level has shifted {side} its baseline (typical {typical}, expected {band_text}); reported once, the baseline now follows the new level"
+                    ),
+                    Some(Pattern::StreamOutlier) => format!(
+                        "{value_text} is {:.1}σ above what this stream's events show (expected {band_text}), and {whose} is new ({count} events learned): too few to judge it by its own history",
+                        z.abs()
                     ),
                     Some(Pattern::NewRange) => format!(
                         "{value_text} is outside the whole range {whose} has shown in {count} events (expected {band_text}, typical {typical})"

@@ -1,7 +1,8 @@
 //! Per-key state and its byte format.
 //!
 //! The host stores these bytes (Flink `ValueState<byte[]>`, a map in `packager run`) and hands them back with the
-//! key's next event; the kernel keeps nothing between calls. The format is fixed-size, little-endian, and versioned:
+//! key's next event; the kernel keeps no per-key data between calls (its one memory across calls is the
+//! population check's 24-byte summary of every key's values, [`crate::detector::Population`]). The format is fixed-size, little-endian, and versioned:
 //!
 //! | offset | type     | field                                                              |
 //! |-------:|----------|--------------------------------------------------------------------|

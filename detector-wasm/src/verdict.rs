@@ -105,6 +105,9 @@ pub enum Pattern {
     Flatline,
     /// Too many events in the burst window (the velocity check).
     Burst,
+    /// A key still too new to be judged by its own history (fewer than `population_events` events) sent a value far
+    /// above what the stream's events usually show (the population check, `log_transform` streams).
+    StreamOutlier,
 }
 
 impl Pattern {
@@ -116,6 +119,7 @@ impl Pattern {
             Pattern::NewRange => "new_range",
             Pattern::Flatline => "flatline",
             Pattern::Burst => "burst",
+            Pattern::StreamOutlier => "stream_outlier",
         }
     }
 }

@@ -82,16 +82,16 @@ impl FileConfig {
 /// Detector keys as flags. Every field mirrors a kernel config key of the same name.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DetectorFlags {
-    /// Value model: `zscore` (whole history) or `ewma` (follows drift) [default: zscore]
+    /// Value model: `adaptive` (money and metrics alike), `zscore` (whole history) or `ewma` (follows drift) [default: adaptive]
     #[arg(long, env = "PACKAGER_DETECTOR", help_heading = "Detector")]
     pub detector: Option<String>,
     /// Standard deviations from the baseline that make an anomaly (the brief's anomaly_threshold_multiplier) [default: 3.0]
     #[arg(long, env = "PACKAGER_THRESHOLD_MULTIPLIER", help_heading = "Detector")]
     pub threshold_multiplier: Option<f64>,
-    /// Events a key needs before it is judged [default: 10]
+    /// Events a key needs before it is judged [default: 3]
     #[arg(long, env = "PACKAGER_MIN_EVENTS", help_heading = "Detector")]
     pub min_events: Option<u32>,
-    /// Which side is anomalous: `high`, `low` or `both` [default: high]
+    /// Which side is anomalous: `high`, `low` or `both` [default: both]
     #[arg(long, env = "PACKAGER_DIRECTION", help_heading = "Detector")]
     pub direction: Option<String>,
     /// Score ln(1 + value), for heavy-tailed values like money [default: true]
@@ -115,6 +115,9 @@ pub struct DetectorFlags {
     /// Events within the window, this one included, before a burst can be flagged (2..=9) [default: 5]
     #[arg(long, env = "PACKAGER_BURST_MIN_EVENTS", help_heading = "Detector")]
     pub burst_min_events: Option<u32>,
+    /// With log_transform: a key with fewer events is also judged against the stream's own values; 0 = off [default: 30]
+    #[arg(long, env = "PACKAGER_POPULATION_EVENTS", help_heading = "Detector")]
+    pub population_events: Option<u32>,
     /// Field(s) holding the key; comma-separated for a composite key [default: userId]
     #[arg(long, env = "PACKAGER_KEY_FIELD", help_heading = "Event fields")]
     pub key_field: Option<String>,
@@ -167,6 +170,7 @@ impl DetectorFlags {
         put("velocity", self.velocity.map(Value::from));
         put("burst_window_secs", self.burst_window_secs.map(Value::from));
         put("burst_min_events", self.burst_min_events.map(Value::from));
+        put("population_events", self.population_events.map(Value::from));
         put("key_field", self.key_field.clone().map(Value::from));
         put("value_field", self.value_field.clone().map(Value::from));
         put("timestamp_field", self.timestamp_field.clone().map(Value::from));
@@ -218,6 +222,7 @@ mod tests {
             velocity: Some(false),
             burst_window_secs: Some(60.0),
             burst_min_events: Some(3),
+            population_events: Some(0),
             key_field: Some("host".into()),
             value_field: Some("v".into()),
             timestamp_field: Some("ts".into()),
@@ -235,6 +240,33 @@ mod tests {
         }
         let config = Config::from_map(&map).unwrap();
         assert_eq!(config.timestamp_field, "ts");
+    }
+
+    #[test]
+    fn every_flags_documented_default_is_the_kernels() {
+        // `--help` shows "[default: X]" written by hand (the flags are options: unset means the kernel's default), so
+        // a kernel default that changes must change here too.
+        use clap::{Args as _, Command};
+        let defaults = Config::default().to_map();
+        let command = DetectorFlags::augment_args(Command::new("flags"));
+        let mut checked = 0;
+        for arg in command.get_arguments() {
+            let key = arg.get_id().as_str().to_string();
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let Some(documented) = help.split("[default: ").nth(1).and_then(|rest| rest.split(']').next()) else {
+                continue;
+            };
+            let actual = defaults.get(&key).unwrap_or_else(|| panic!("flag {key} is not a kernel key"));
+            let same = match (documented.parse::<f64>(), actual) {
+                (Ok(d), Value::Number(n)) => Some(d) == n.as_f64(),
+                (_, Value::String(s)) => documented == s,
+                (_, Value::Bool(b)) => documented.parse::<bool>() == Ok(*b),
+                _ => false,
+            };
+            assert!(same, "--{key} documents [default: {documented}], the kernel's default is {actual}");
+            checked += 1;
+        }
+        assert!(checked >= 20, "only {checked} flags document a default");
     }
 
     #[test]

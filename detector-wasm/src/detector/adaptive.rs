@@ -20,7 +20,7 @@
 //!   from the prediction in standard deviations, corrected for the key's sample size (Student-t), must reach 3.5 at
 //!   the default threshold. For non-negative values arriving at irregular times (money: `log_transform`), a high
 //!   value must be unusual both in the value's own scale and in `ln(1 + value)`, a low one in `ln(1 + value)`; the
-//!   log-scale spread starts from a prior of 0.7 (worth 8 events), so a young key is judged sensibly from its first
+//!   log-scale spread starts from a prior of 0.6 (worth 8 events), so a young key is judged sensibly from its first
 //!   events. A mature key must also beat its surprise record. An amount that alarmed raises no record and (with
 //!   `anomaly_update = clip`) teaches nothing, so a repeat fraud is as unusual as the first.
 //!
@@ -64,9 +64,9 @@ const PERSISTENCE: f64 = 0.8;
 /// Spread of ln(gap) above which a key's events count as irregular (exponential gaps have ~1.3).
 const IRREGULAR_GAPS: f64 = 0.8;
 const GAP_HALF_LIFE: f64 = 50.0;
-/// The log-scale prior: a spread of 0.7 worth 8 events.
+/// The log-scale prior: a spread of 0.6 worth 8 events.
 const PRIOR_EVENTS: f64 = 8.0;
-const PRIOR_SPREAD: f64 = 0.7;
+const PRIOR_SPREAD: f64 = 0.6;
 /// The same prior for the value's own scale, as a coefficient of variation of the level.
 const PRIOR_CV: f64 = 0.8;
 /// Time-of-day profile: a bin is used after this many visits, the profile once this many bins are.

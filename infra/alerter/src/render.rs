@@ -141,6 +141,7 @@ fn body(anomaly: &Anomaly, config: &Config) -> String {
             Pattern::NewRange => "new range (outside every value the key has shown)",
             Pattern::Flatline => "flat line (stuck at one value)",
             Pattern::Burst => "burst (too many events in the window)",
+            Pattern::StreamOutlier => "stream outlier (far above the stream's values while the key is too new to judge by its own)",
         };
         let _ = writeln!(b, "Pattern:    {what}");
     }

@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Scores each event against its key's state through the kernel. The state is the kernel's own bytes, kept in Flink
  * keyed state ({@code ValueState<byte[]>}), so checkpoints, savepoints, rescaling and TTL work the Flink way; the
- * kernel keeps nothing between calls. Emits the verdict JSON the kernel renders (anomalies, or every event with
+ * kernel keeps no per-key data between calls (only the population check's 24-byte summary of the values this subtask
+ * has seen, which a restart re-learns: detector-wasm/README.md). Emits the verdict JSON the kernel renders (anomalies, or every event with
  * {@code detector.emit = all}); dead letters go to the side output.
  */
 public class DetectFunction extends KeyedProcessFunction<String, Tuple2<String, byte[]>, byte[]> {

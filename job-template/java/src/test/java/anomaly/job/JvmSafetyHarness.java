@@ -136,7 +136,7 @@ public final class JvmSafetyHarness {
         String json = "[{\"PropertyGroupId\":\"source\",\"PropertyMap\":{\"connector\":\"file\",\"path\":\"" + input + "\"}},"
                 + "{\"PropertyGroupId\":\"anomalies\",\"PropertyMap\":{\"connector\":\"file\",\"path\":\"" + out.resolve("anomalies") + "\"}},"
                 + "{\"PropertyGroupId\":\"dead_letters\",\"PropertyMap\":{\"connector\":\"file\",\"path\":\"" + out.resolve("dead-letters") + "\"}},"
-                + "{\"PropertyGroupId\":\"detector\",\"PropertyMap\":{\"threshold_multiplier\":\"3.0\",\"min_events\":\"10\",\"velocity\":\"true\"}},"
+                + "{\"PropertyGroupId\":\"detector\",\"PropertyMap\":{\"threshold_multiplier\":\"3.0\",\"min_events\":\"10\",\"velocity\":\"true\",\"population_events\":\"0\"}},"
                 + "{\"PropertyGroupId\":\"job\",\"PropertyMap\":{\"checkpoint_interval_ms\":\"500\",\"signal_traps\":\"" + signalTraps + "\"}}]";
         Path file = work.resolve(name + "-properties.json");
         Files.write(file, json.getBytes(StandardCharsets.UTF_8));

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,5 +40,26 @@ class ParityTest {
                 + reference.deadLetters.size() + " dead letters for " + generated.invalid + " bad lines");
         TestSupport.assertSameMultiset(reference.anomalies, anomalies, "anomalies of the job and packager run");
         TestSupport.assertSameMultiset(reference.deadLetters, TestSupport.canonicalDeadLetters(dead), "dead letters of the job and packager run");
+    }
+
+    /**
+     * With the kernel's defaults, the population check on: a new key's first purchases are also judged against every
+     * value the subtask has seen, in the order it saw them. One subtask sees the file in order, as packager run does, so
+     * the verdicts — the population's alarms ({@code stream_outlier}) included — are the same lines.
+     */
+    @Test
+    void job_at_parallelism_1_matches_the_reference_with_the_population_check(@TempDir Path dir) throws Exception {
+        TestSupport.Generated generated = TestSupport.generate(dir, "events", 40_000, 1_500, 7, 0.0);
+        Map<String, String> config = new TreeMap<>();
+        config.put("population_events", "30");
+
+        TestSupport.Reference reference = TestSupport.reference(config, generated.file, dir);
+        Path out = dir.resolve("job");
+        TestSupport.fileJob(generated.file, out, config, TestSupport.settings(1_000)).build().run(TestSupport.env(1, 0), "population");
+
+        long outliers = reference.anomalies.stream().filter(line -> line.contains("\"pattern\":\"stream_outlier\"")).count();
+        assertTrue(outliers >= 3, "the stream should make the population check alarm, got " + outliers);
+        TestSupport.assertSameMultiset(reference.anomalies, TestSupport.committedLines(out.resolve("anomalies")),
+                "anomalies of the job and packager run");
     }
 }

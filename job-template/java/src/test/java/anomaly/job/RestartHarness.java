@@ -101,7 +101,7 @@ public final class RestartHarness {
         String json = "[{\"PropertyGroupId\":\"source\",\"PropertyMap\":" + source + "},"
                 + "{\"PropertyGroupId\":\"anomalies\",\"PropertyMap\":{\"connector\":\"file\",\"path\":\"" + out.resolve("anomalies") + "\"}},"
                 + "{\"PropertyGroupId\":\"dead_letters\",\"PropertyMap\":{\"connector\":\"file\",\"path\":\"" + out.resolve("dead-letters") + "\"}},"
-                + "{\"PropertyGroupId\":\"detector\",\"PropertyMap\":{\"threshold_multiplier\":\"3.0\",\"min_events\":\"10\",\"velocity\":\"true\"}},"
+                + "{\"PropertyGroupId\":\"detector\",\"PropertyMap\":{\"threshold_multiplier\":\"3.0\",\"min_events\":\"10\",\"velocity\":\"true\",\"population_events\":\"0\"}},"
                 + "{\"PropertyGroupId\":\"job\",\"PropertyMap\":{\"checkpoint_interval_ms\":\"500\"}}]";
         Path file = work.resolve(out.getFileName() + "-properties.json");
         Files.write(file, json.getBytes(StandardCharsets.UTF_8));

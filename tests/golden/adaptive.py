@@ -20,7 +20,7 @@ LEARN_CLIP = 3
 PERSISTENCE = 0.8
 IRREGULAR = 0.8
 GAP_HALF_LIFE = 50
-PRIOR_EVENTS, PRIOR_SPREAD, PRIOR_CV = 8, 0.6, 0.8
+PRIOR_EVENTS, PRIOR_SPREAD, PRIOR_CV, YOUNG_CV = 8, 0.6, 0.8, 0.2
 BINS, BIN_VISITS, BINS_READY, BIN_RATE = 48, 3, 44, 0.3
 SHIFT_RUN, SHIFT_SIGMAS, SHIFT_SPAN_GAPS = 6, 3, 2
 
@@ -120,6 +120,9 @@ class Key:
             else:
                 # the best model's spread: the level's variance, or the profile's typical error (x sqrt(pi/2))
                 lin_sd = max(1.2533 * self.mae[1] if best == 1 else math.sqrt(self.var), floor)
+                if not mature:
+                    # a young metric's spread starts from a prior coefficient of variation of the prediction
+                    lin_sd = max(math.sqrt((PRIOR_EVENTS * (YOUNG_CV * pred) ** 2 + n * lin_sd ** 2) / (PRIOR_EVENTS + n)), floor)
                 lin_w = t_mult(n - 1) * math.sqrt(1 + 1 / nl)
             dev = x - pred
             lin_e = abs(dev) / lin_sd / lin_w

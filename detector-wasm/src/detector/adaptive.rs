@@ -21,7 +21,9 @@
 //!   the default threshold. For non-negative values arriving at irregular times (money: `log_transform`), a high
 //!   value must be unusual both in the value's own scale and in `ln(1 + value)`, a low one in `ln(1 + value)`; the
 //!   log-scale spread starts from a prior of 0.6 (worth 8 events), so a young key is judged sensibly from its first
-//!   events. A mature key must also beat its surprise record. An amount that alarmed raises no record and (with
+//!   events. Any other key (a metric) starts from a prior too until it is mature: a coefficient of variation of 0.2
+//!   of the prediction, worth 8 events (its first hours understate the spread of a whole day). A mature key must also
+//!   beat its surprise record. An amount that alarmed raises no record and (with
 //!   `anomaly_update = clip`) teaches nothing, so a repeat fraud is as unusual as the first.
 //!
 //! **Level shifts.** Six consecutive values more than 3 standard deviations to the same side of the level, spread
@@ -69,6 +71,9 @@ const PRIOR_EVENTS: f64 = 8.0;
 const PRIOR_SPREAD: f64 = 0.6;
 /// The same prior for the value's own scale, as a coefficient of variation of the level.
 const PRIOR_CV: f64 = 0.8;
+/// The spread of every other key until it is mature, as a coefficient of variation of the prediction (worth
+/// [`PRIOR_EVENTS`]): a young metric has seen a few hours of one day, whose spread understates the next hours'.
+const YOUNG_CV: f64 = 0.2;
 /// Time-of-day profile: a bin is used after this many visits, the profile once this many bins are.
 const BIN_VISITS: u8 = 3;
 const BINS_READY: u8 = 44;
@@ -280,6 +285,16 @@ pub(super) fn assess(
         let irregular = a.gap_count < 2 || f64::sqrt(a.gap_log_var) > IRREGULAR_GAPS;
         let dual = config.log_transform && a.all_nonnegative && irregular;
         independent = dual && !persistent;
+        // A young key that is not an amount (a metric): the spread it has shown so far (a few hours of one daily cycle,
+        // say) understates the next hours' (a morning ramp the level lags behind), so until it is mature it starts
+        // from a prior spread too.
+        let linear = if !dual && !mature {
+            let prior = YOUNG_CV * pred.abs();
+            let var = (PRIOR_EVENTS * prior * prior + nf * linear.sd * linear.sd) / (PRIOR_EVENTS + nf);
+            View { dev: linear.dev, sd: f64::sqrt(var).at_least(floor), width: linear.width }
+        } else {
+            linear
+        };
         let linear = if dual {
             let prior = PRIOR_CV * pred.abs();
             let var = (PRIOR_EVENTS * prior * prior + nf * a.var) / (PRIOR_EVENTS + nf);

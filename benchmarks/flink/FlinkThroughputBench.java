@@ -66,7 +66,11 @@ public final class FlinkThroughputBench {
     /** Latencies of events emitted in the first seconds of the latency run (JIT warm-up) are left out. */
     private static final long LATENCY_WARMUP_MS = 5_000;
 
-    private static final String[] JOBS = {"wasm", "java", "wasm-no-ttl"};
+    /**
+     * The jobs compared; {@code -Dbench.jobs=wasm,java,wasm-unbatched} (through BENCH_JAVA_OPTS) picks others:
+     * {@code wasm-unbatched} is the job as shipped with one event per detect call (the job before batched detect).
+     */
+    private static final String[] JOBS = System.getProperty("bench.jobs", "wasm,java,wasm-no-ttl").split(",");
     private static final String[] BACKENDS = {"heap", "rocksdb"};
 
     public static void main(String[] args) throws Exception {
@@ -116,7 +120,10 @@ public final class FlinkThroughputBench {
                     report(name, median.get(name), lines);
                 }
             }
-            for (String job : new String[] {"wasm", "wasm-no-ttl"}) {
+            for (String job : JOBS) {
+                if (!job.startsWith("wasm")) {
+                    continue;
+                }
                 for (String backend : new String[] {"rocksdb", "heap"}) {
                     // wasm-no-ttl keeps its state without TTL, as the Java job does: the like-for-like ratio.
                     Result java = median.get("java (" + backend + ")");
@@ -186,7 +193,11 @@ public final class FlinkThroughputBench {
         StreamExecutionEnvironment env = env(backend, parallelism, work);
         RecordSource source = Connectors.fileSource(events, (int) Connectors.DEFAULT_MAX_LINE_BYTES, null);
         if (which.startsWith("wasm")) {
-            wasmJob(source, which.equals("wasm-no-ttl"), records -> count(records)).define(env);
+            AnomalyDetectionJob.Builder job = wasmJob(source, which.equals("wasm-no-ttl"), records -> count(records));
+            if (which.equals("wasm-unbatched")) {
+                job.detect((kernel, config, settings) -> new DetectOperator(kernel, config, settings.stateTtl, 1, settings.parseFlushIntervalMs));
+            }
+            job.build().define(env);
         } else {
             DataStream<Tuple2<String, double[]>> parsed = source.create(env, null)
                     .flatMap(FlinkThroughputBench::parse)
@@ -203,7 +214,7 @@ public final class FlinkThroughputBench {
     }
 
     /** The WASM job as shipped (or with state kept forever), zscore with velocity off, anomalies to `anomalies`. */
-    private static AnomalyDetectionJob wasmJob(RecordSource source, boolean noTtl, java.util.function.Consumer<DataStream<byte[]>> anomalies) {
+    private static AnomalyDetectionJob.Builder wasmJob(RecordSource source, boolean noTtl, java.util.function.Consumer<DataStream<byte[]>> anomalies) {
         Map<String, String> detector = new TreeMap<>();
         detector.put("detector", "zscore");
         detector.put("velocity", "false");
@@ -219,8 +230,7 @@ public final class FlinkThroughputBench {
                 .anomalies((records, name, tables) -> anomalies.accept(records))
                 .deadLetters((records, name, tables) -> records.sinkTo(new DiscardingSink<>()))
                 .detectorConfig(detector)
-                .settings(JobSettings.from(job))
-                .build();
+                .settings(JobSettings.from(job));
     }
 
     /**
@@ -236,7 +246,7 @@ public final class FlinkThroughputBench {
         long measureFrom = System.currentTimeMillis() + LATENCY_WARMUP_MS;
         RecordSource source = (e, tables) -> e.fromSource(generator,
                 WatermarkStrategy.<byte[]>noWatermarks().withTimestampAssigner((record, previous) -> System.currentTimeMillis()), "steady rate");
-        wasmJob(source, false, records -> records.process(new Latency(measureFrom)).sinkTo(new DiscardingSink<>())).define(env);
+        wasmJob(source, false, records -> records.process(new Latency(measureFrom)).sinkTo(new DiscardingSink<>())).build().define(env);
         JobExecutionResult result = miniCluster.executeJobBlocking(env.getStreamGraph().getJobGraph());
         TreeMap<Integer, Integer> histogram = result.getAccumulatorResult("latency-ms");
         long n = histogram.values().stream().mapToLong(Integer::longValue).sum();

@@ -52,10 +52,10 @@ public final class AnomalyDetectionJob {
     static final TypeInformation<Tuple2<String, byte[]>> PARSED_TYPE =
             Types.TUPLE(Types.STRING, PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
 
-    /** Makes the keyed detect function; tests swap in variants. */
+    /** Makes the keyed detect operator; tests swap in variants. */
     @FunctionalInterface
     public interface DetectFactory {
-        DetectFunction create(KernelSource kernel, byte[] configJson, Duration stateTtl);
+        DetectOperator create(KernelSource kernel, byte[] configJson, JobSettings settings);
     }
 
     private final RecordSource source;
@@ -112,7 +112,7 @@ public final class AnomalyDetectionJob {
         private JobSettings settings = JobSettings.defaults();
         /** Null: the jar's kernel for the engine {@code job.signal_traps} selects. */
         private KernelSource kernel;
-        private DetectFactory detect = DetectFunction::new;
+        private DetectFactory detect = DetectOperator::new;
         private SqlPipeline sql;
         private Map<String, TableDescriptor> sqlSinks = Map.of();
 
@@ -195,8 +195,7 @@ public final class AnomalyDetectionJob {
                 .uid(UID_PARSE);
         SingleOutputStreamOperator<byte[]> verdicts = parsed
                 .keyBy(new KeyOf())
-                .process(detect.create(kernel, detectorConfig, settings.stateTtl), PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO)
-                .name("kernel detect")
+                .transform("kernel detect", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO, detect.create(kernel, detectorConfig, settings))
                 .uid(UID_DETECT);
         DataStream<byte[]> dead = parsed.getSideOutput(DeadLetters.TAG).union(verdicts.getSideOutput(DeadLetters.TAG));
 

@@ -138,43 +138,78 @@ public final class NativeKernel implements AutoCloseable {
 
     /** Runs the detector on one event of a key whose state is {@code state} (null for a new key). */
     public void detect(byte[] state, byte[] event, DetectResult result) {
-        int stateLen = state == null ? 0 : state.length;
-        long len = 8L + stateLen + event.length;
-        ByteBuffer m = input(len);
-        m.putInt(stateLen);
-        if (stateLen > 0) {
-            m.put(state);
-        }
-        m.putInt(event.length);
-        m.put(event);
-        detect(live(), 1, (int) len);
-        m = answer();
-        byte tag = m.get();
-        if (tag == TAG_OK) {
-            result.deadLetter = false;
-            result.flags = m.get() & 0xff;
-            result.score = m.getDouble();
-            result.state = new byte[m.getInt()];
-            m.get(result.state);
-            int verdictLen = m.getInt();
-            if (verdictLen == 0) {
-                result.payload = null;
-            } else {
-                result.payload = new byte[verdictLen];
-                m.get(result.payload);
-            }
-        } else if (tag == TAG_DEAD_LETTER) {
-            result.deadLetter = true;
-            result.flags = 0;
-            result.score = Double.NaN;
-            result.state = null;
-            result.payload = new byte[m.getInt()];
-            m.get(result.payload);
-        } else {
-            throw new KernelException("kernel answered detect result tag " + tag
-                    + "; the host library and this job are from different releases");
+        one.states[0] = state;
+        one.events[0] = event;
+        one.results[0] = result;
+        try {
+            detect(one.states, one.events, 1, one.results);
+        } finally {
+            one.states[0] = null;
+            one.events[0] = null;
+            one.results[0] = null;
         }
     }
+
+    /**
+     * Runs the detector on {@code events[0..count)} in one kernel call, each against its own key's state
+     * ({@code states[i]}, null for a new key), into {@code results[i]}. Each item is independent of the others: the
+     * caller gives no key twice in one call (the second event of a key must see the state the first one left).
+     */
+    public void detect(byte[][] states, byte[][] events, int count, DetectResult[] results) {
+        long len = 0;
+        for (int i = 0; i < count; i++) {
+            len += 8L + (states[i] == null ? 0 : states[i].length) + events[i].length;
+        }
+        ByteBuffer m = input(len);
+        for (int i = 0; i < count; i++) {
+            byte[] state = states[i];
+            m.putInt(state == null ? 0 : state.length);
+            if (state != null) {
+                m.put(state);
+            }
+            m.putInt(events[i].length);
+            m.put(events[i]);
+        }
+        detect(live(), count, (int) len);
+        m = answer();
+        for (int i = 0; i < count; i++) {
+            DetectResult result = results[i];
+            byte tag = m.get();
+            if (tag == TAG_OK) {
+                result.deadLetter = false;
+                result.flags = m.get() & 0xff;
+                result.score = m.getDouble();
+                result.state = new byte[m.getInt()];
+                m.get(result.state);
+                int verdictLen = m.getInt();
+                if (verdictLen == 0) {
+                    result.payload = null;
+                } else {
+                    result.payload = new byte[verdictLen];
+                    m.get(result.payload);
+                }
+            } else if (tag == TAG_DEAD_LETTER) {
+                result.deadLetter = true;
+                result.flags = 0;
+                result.score = Double.NaN;
+                result.state = null;
+                result.payload = new byte[m.getInt()];
+                m.get(result.payload);
+            } else {
+                throw new KernelException("kernel answered detect result tag " + tag + " for event " + i
+                        + "; the host library and this job are from different releases");
+            }
+        }
+    }
+
+    /** The one-item arrays {@link #detect(byte[], byte[], DetectResult)} passes, reused between calls. */
+    private static final class One {
+        final byte[][] states = new byte[1][];
+        final byte[][] events = new byte[1][];
+        final DetectResult[] results = new DetectResult[1];
+    }
+
+    private final One one = new One();
 
     /** Kernel version, ABI and state format, and the effective configuration, as JSON. */
     public String describe() {

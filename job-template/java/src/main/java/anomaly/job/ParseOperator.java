@@ -3,10 +3,6 @@ package anomaly.job;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.MetricGroup;
-import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
-import org.apache.flink.streaming.api.operators.BoundedOneInput;
-import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
-import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,29 +10,23 @@ import org.slf4j.LoggerFactory;
 /**
  * Raw records → (key, event blob) through the kernel's parser, many records per native call.
  *
- * <p>Records are buffered up to {@code batchSize} records or {@code batchBytes} bytes and parsed together. The buffer
- * is also flushed after {@code flushIntervalMs} (so a slow stream is not held back), before every checkpoint barrier
- * and watermark (so a checkpoint never covers records still in the buffer: the operator holds no state), and at end
- * of input. Records the kernel refuses go to the dead-letter side output as the kernel renders them.
+ * <p>Records are buffered up to {@code batchSize} records or {@code batchBytes} bytes and parsed together (and flushed
+ * as every {@link KernelBatchOperator} is: after {@code flushIntervalMs}, before checkpoint barriers and watermarks,
+ * at end of input; the operator holds no state). Records the kernel refuses go to the dead-letter side output as the
+ * kernel renders them.
  */
-final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
-        implements OneInputStreamOperator<byte[], Tuple2<String, byte[]>>, BoundedOneInput {
+final class ParseOperator extends KernelBatchOperator<byte[], Tuple2<String, byte[]>> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(ParseOperator.class);
 
-    private final KernelSource kernelSource;
-    private final byte[] configJson;
     private final int batchSize;
     private final long batchBytes;
-    private final long flushIntervalMs;
 
-    private transient NativeKernel kernel;
     private transient byte[][] records;
     private transient long[] timestamps;
     private transient boolean[] hasTimestamp;
     private transient int count;
     private transient long bytes;
-    private transient boolean flushScheduled;
     private transient Counter recordsIn;
     private transient Counter invalidRecords;
     private transient Counter kernelErrors;
@@ -44,17 +34,14 @@ final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
     private transient NativeKernel.ParseResults emitter;
 
     ParseOperator(KernelSource kernelSource, byte[] configJson, int batchSize, long batchBytes, long flushIntervalMs) {
-        this.kernelSource = kernelSource;
-        this.configJson = configJson;
+        super(kernelSource, configJson, flushIntervalMs);
         this.batchSize = batchSize;
         this.batchBytes = batchBytes;
-        this.flushIntervalMs = flushIntervalMs;
     }
 
     @Override
     public void open() throws Exception {
         super.open();
-        kernel = openKernel();
         LOG.info("kernel for parsing: {}", kernel.describe());
         records = new byte[batchSize][];
         timestamps = new long[batchSize];
@@ -78,10 +65,6 @@ final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
         };
     }
 
-    private NativeKernel openKernel() throws Exception {
-        return NativeKernel.open(kernelSource, configJson);
-    }
-
     @Override
     public void processElement(StreamRecord<byte[]> element) throws Exception {
         byte[] record = element.getValue();
@@ -93,17 +76,13 @@ final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
         recordsIn.inc();
         if (count == batchSize || bytes >= batchBytes) {
             flush();
-        } else if (!flushScheduled) {
-            flushScheduled = true;
-            long now = getProcessingTimeService().getCurrentProcessingTime();
-            getProcessingTimeService().registerTimer(now + flushIntervalMs, time -> {
-                flushScheduled = false;
-                flush();
-            });
+        } else {
+            flushLater();
         }
     }
 
-    private void flush() throws Exception {
+    @Override
+    protected void flush() throws Exception {
         if (count == 0) {
             return;
         }
@@ -146,11 +125,6 @@ final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
         }
     }
 
-    private void replaceKernel() throws Exception {
-        kernel.close();
-        kernel = openKernel();
-    }
-
     private void emitDeadLetter(byte[] json) {
         if (DeadLetters.isInvalidRecord(json)) {
             invalidRecords.inc();
@@ -158,40 +132,5 @@ final class ParseOperator extends AbstractStreamOperator<Tuple2<String, byte[]>>
             kernelErrors.inc();
         }
         output.collect(DeadLetters.TAG, new StreamRecord<>(json));
-    }
-
-    @Override
-    public void processWatermark(Watermark mark) throws Exception {
-        flush();
-        super.processWatermark(mark);
-    }
-
-    @Override
-    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
-        flush();
-        super.prepareSnapshotPreBarrier(checkpointId);
-    }
-
-    @Override
-    public void endInput() throws Exception {
-        flush();
-    }
-
-    @Override
-    public void finish() throws Exception {
-        flush();
-        super.finish();
-    }
-
-    @Override
-    public void close() throws Exception {
-        try {
-            if (kernel != null) {
-                kernel.close();
-                kernel = null;
-            }
-        } finally {
-            super.close();
-        }
     }
 }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,14 +38,14 @@ class FailureRecoveryTest {
         assertTrue(cleanAnomalies.size() > 100, "the clean run should raise anomalies, got " + cleanAnomalies.size());
 
         Path recovered = dir.resolve("recovered");
-        runWithOneFailure(events, recovered, config, DetectFunction::new);
+        runWithOneFailure(events, recovered, config, DetectOperator::new);
         TestSupport.assertSameMultiset(cleanAnomalies, TestSupport.committedLines(recovered.resolve("anomalies")),
                 "anomalies of the clean and the recovered run");
         TestSupport.assertSameMultiset(cleanDead, TestSupport.committedLines(recovered.resolve("dead-letters")),
                 "dead letters of the clean and the recovered run");
 
         Path control = dir.resolve("field-state");
-        runWithOneFailure(events, control, config, FieldStateDetectFunction::new);
+        runWithOneFailure(events, control, config, FieldStateDetectOperator::new);
         assertFalse(TestSupport.sameMultiset(cleanAnomalies, TestSupport.committedLines(control.resolve("anomalies"))),
                 "keeping detector state outside Flink state must change the output after a failure; if it does not, the"
                         + " comparison above proves nothing");
@@ -105,16 +104,16 @@ class FailureRecoveryTest {
     }
 
     /** The negative control: detector state in a field of the operator, which a restart loses. */
-    static final class FieldStateDetectFunction extends DetectFunction {
+    static final class FieldStateDetectOperator extends DetectOperator {
         private static final long serialVersionUID = 1L;
-        private transient Map<String, byte[]> states;
+        private transient Map<Object, byte[]> states;
 
-        FieldStateDetectFunction(KernelSource kernel, byte[] configJson, Duration stateTtl) {
-            super(kernel, configJson, stateTtl);
+        FieldStateDetectOperator(KernelSource kernel, byte[] configJson, JobSettings settings) {
+            super(kernel, configJson, settings);
         }
 
         @Override
-        protected byte[] readState(String key) {
+        protected byte[] readState(Object key) {
             if (states == null) {
                 states = new HashMap<>();
             }
@@ -122,7 +121,7 @@ class FailureRecoveryTest {
         }
 
         @Override
-        protected void writeState(String key, byte[] state) {
+        protected void writeState(Object key, byte[] state) {
             states.put(key, state);
         }
     }

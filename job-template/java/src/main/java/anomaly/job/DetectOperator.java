@@ -42,8 +42,6 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
     private transient Object[] keys;
     private transient byte[][] states;
     private transient byte[][] events;
-    private transient long[] timestamps;
-    private transient boolean[] hasTimestamp;
     private transient NativeKernel.DetectResult[] results;
     private transient Set<Object> pendingKeys;
     private transient int count;
@@ -90,8 +88,7 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
         keys = new Object[batchSize];
         states = new byte[batchSize][];
         events = new byte[batchSize][];
-        timestamps = new long[batchSize];
-        hasTimestamp = new boolean[batchSize];
+        bufferTimestamps(batchSize);
         results = new NativeKernel.DetectResult[batchSize];
         for (int i = 0; i < batchSize; i++) {
             results[i] = new NativeKernel.DetectResult();
@@ -115,14 +112,9 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
         keys[count] = key;
         states[count] = readState(key);
         events[count] = element.getValue().f1;
-        hasTimestamp[count] = element.hasTimestamp();
-        timestamps[count] = element.hasTimestamp() ? element.getTimestamp() : 0L;
+        keepTimestamp(count, element);
         count++;
-        if (count == batchSize) {
-            flush();
-        } else {
-            flushLater();
-        }
+        buffered(count == batchSize);
     }
 
     @Override
@@ -196,10 +188,6 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
         if (result.payload != null) {
             output.collect(stamped(i, result.payload));
         }
-    }
-
-    private StreamRecord<byte[]> stamped(int i, byte[] value) {
-        return hasTimestamp[i] ? new StreamRecord<>(value, timestamps[i]) : new StreamRecord<>(value);
     }
 
     /** The current key's kernel state, or null for a new key. */

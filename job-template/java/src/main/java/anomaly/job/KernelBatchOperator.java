@@ -4,6 +4,7 @@ import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.BoundedOneInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 
 /**
  * An operator that buffers its input for one kernel call over many elements ({@link ParseOperator},
@@ -21,6 +22,8 @@ abstract class KernelBatchOperator<IN, OUT> extends AbstractStreamOperator<OUT> 
     /** The operator's kernel instance, from {@link #open()} to {@link #close()}. */
     protected transient NativeKernel kernel;
     private transient boolean flushScheduled;
+    private transient long[] timestamps;
+    private transient boolean[] hasTimestamp;
 
     KernelBatchOperator(KernelSource kernelSource, byte[] configJson, long flushIntervalMs) {
         this.kernelSource = kernelSource;
@@ -37,6 +40,32 @@ abstract class KernelBatchOperator<IN, OUT> extends AbstractStreamOperator<OUT> 
         kernel = NativeKernel.open(kernelSource, configJson);
     }
 
+    /** Makes room for the timestamps of {@code capacity} buffered elements. */
+    protected void bufferTimestamps(int capacity) {
+        timestamps = new long[capacity];
+        hasTimestamp = new boolean[capacity];
+    }
+
+    /** Keeps the timestamp of {@code element}, buffered at {@code index}, for what is emitted for it. */
+    protected void keepTimestamp(int index, StreamRecord<?> element) {
+        hasTimestamp[index] = element.hasTimestamp();
+        timestamps[index] = element.hasTimestamp() ? element.getTimestamp() : 0L;
+    }
+
+    /** {@code value} as a record with the timestamp of the element buffered at {@code index}. */
+    protected <T> StreamRecord<T> stamped(int index, T value) {
+        return hasTimestamp[index] ? new StreamRecord<>(value, timestamps[index]) : new StreamRecord<>(value);
+    }
+
+    /** After an element was buffered: flushes now when the buffer is {@code full}, else asks for a later flush. */
+    protected void buffered(boolean full) throws Exception {
+        if (full) {
+            flush();
+        } else {
+            flushLater();
+        }
+    }
+
     /** Closes the kernel instance and opens a fresh one (after the host threw: it is not known to be usable). */
     protected void replaceKernel() throws Exception {
         kernel.close();
@@ -44,7 +73,7 @@ abstract class KernelBatchOperator<IN, OUT> extends AbstractStreamOperator<OUT> 
     }
 
     /** Asks for a flush {@code flushIntervalMs} from now, unless one is already asked for. */
-    protected void flushLater() {
+    private void flushLater() {
         if (!flushScheduled) {
             flushScheduled = true;
             long now = getProcessingTimeService().getCurrentProcessingTime();

@@ -23,8 +23,6 @@ final class ParseOperator extends KernelBatchOperator<byte[], Tuple2<String, byt
     private final long batchBytes;
 
     private transient byte[][] records;
-    private transient long[] timestamps;
-    private transient boolean[] hasTimestamp;
     private transient int count;
     private transient long bytes;
     private transient Counter recordsIn;
@@ -44,8 +42,7 @@ final class ParseOperator extends KernelBatchOperator<byte[], Tuple2<String, byt
         super.open();
         LOG.info("kernel for parsing: {}", kernel.describe());
         records = new byte[batchSize][];
-        timestamps = new long[batchSize];
-        hasTimestamp = new boolean[batchSize];
+        bufferTimestamps(batchSize);
         MetricGroup metrics = JobMetrics.group(getMetricGroup());
         recordsIn = metrics.counter(JobMetrics.RECORDS_IN);
         invalidRecords = metrics.counter(JobMetrics.INVALID_RECORDS);
@@ -55,7 +52,7 @@ final class ParseOperator extends KernelBatchOperator<byte[], Tuple2<String, byt
             @Override
             public void event(int index, String key, byte[] event) {
                 Tuple2<String, byte[]> value = Tuple2.of(key, event);
-                output.collect(hasTimestamp[index] ? new StreamRecord<>(value, timestamps[index]) : new StreamRecord<>(value));
+                output.collect(stamped(index, value));
             }
 
             @Override
@@ -69,16 +66,11 @@ final class ParseOperator extends KernelBatchOperator<byte[], Tuple2<String, byt
     public void processElement(StreamRecord<byte[]> element) throws Exception {
         byte[] record = element.getValue();
         records[count] = record;
-        hasTimestamp[count] = element.hasTimestamp();
-        timestamps[count] = element.hasTimestamp() ? element.getTimestamp() : 0L;
+        keepTimestamp(count, element);
         count++;
         bytes += record.length;
         recordsIn.inc();
-        if (count == batchSize || bytes >= batchBytes) {
-            flush();
-        } else {
-            flushLater();
-        }
+        buffered(count == batchSize || bytes >= batchBytes);
     }
 
     @Override

@@ -44,7 +44,7 @@
 
 use crate::config::{Config, Emit, KEYS};
 use crate::detector::{self, Detector};
-use crate::event::{self, EventBlob};
+use crate::event::{self, EventBlob, EventHead};
 use crate::state::{STATE_SIZE, STATE_VERSION, State};
 use crate::verdict::DeadLetter;
 use crate::wire::{Detected, Parsed, Reader, read_detect_item, read_record, write_detected, write_parsed};
@@ -209,23 +209,27 @@ impl Kernel {
         self.output.clear();
         for _ in 0..count {
             let (state, blob) = read_detect_item(&mut r)?;
-            let event = match EventBlob::read(blob) {
-                Ok(event) => event,
+            // Detecting needs the blob's head only; the rest is read (and checked) for a verdict that is rendered.
+            let unreadable = |e: String| DeadLetter::new("detect", None, format!("unreadable event from parse: {e}"), None, blob).to_json();
+            let head = match EventHead::read(blob) {
+                Ok(head) => head,
                 Err(e) => {
-                    let dead = DeadLetter::new("detect", None, format!("unreadable event from parse: {e}"), None, blob).to_json();
-                    write_detected(&mut self.output, Detected::DeadLetter(dead.as_bytes()));
+                    write_detected(&mut self.output, Detected::DeadLetter(unreadable(e).as_bytes()));
                     continue;
                 }
             };
-            match detector::detect_in_place(
-                detector,
-                &mut self.key_state,
-                state,
-                event.value,
-                event.timestamp_ms,
-                Some(&mut self.population),
-            ) {
+            match detector::detect_in_place(detector, &mut self.key_state, state, head.value, head.timestamp_ms, Some(&mut self.population))
+            {
                 Ok(assessment) => {
+                    let rendered = assessment.is_anomaly() || config.emit == Emit::All;
+                    let event = match rendered.then(|| EventBlob::read(blob)).transpose() {
+                        Ok(event) => event,
+                        Err(e) => {
+                            // As if the blob had not been read at all: the key's state stays as it was.
+                            write_detected(&mut self.output, Detected::DeadLetter(unreadable(e).as_bytes()));
+                            continue;
+                        }
+                    };
                     let new_state = &self.key_state;
                     let mut flags = 0;
                     if assessment.is_anomaly() {
@@ -237,7 +241,7 @@ impl Kernel {
                     if assessment.state_reset.is_some() {
                         flags |= FLAG_STATE_RESET;
                     }
-                    if let Some((positive, _)) = event.label {
+                    if let Some(positive) = head.label {
                         flags |= FLAG_LABELED;
                         if positive {
                             flags |= FLAG_LABEL_POSITIVE;
@@ -246,7 +250,7 @@ impl Kernel {
                     self.state.clear();
                     new_state.encode_into(&mut self.state);
                     self.scratch.clear();
-                    if assessment.is_anomaly() || config.emit == Emit::All {
+                    if let Some(event) = event {
                         serde_json::to_writer(&mut self.scratch, &detector::render(config, &event.to_event(), &assessment))
                             .map_err(|e| e.to_string())?;
                     }
@@ -254,9 +258,14 @@ impl Kernel {
                     write_detected(&mut self.output, Detected::Verdict { flags, score, state: &self.state, verdict: &self.scratch });
                 }
                 Err(e) => {
-                    let event = event.to_event();
-                    let dead = DeadLetter::new("detect", None, e.to_string(), Some(event.key.clone()), event.to_json().as_bytes());
-                    write_detected(&mut self.output, Detected::DeadLetter(dead.to_json().as_bytes()));
+                    let dead = match EventBlob::read(blob) {
+                        Ok(event) => {
+                            let event = event.to_event();
+                            DeadLetter::new("detect", None, e.to_string(), Some(event.key.clone()), event.to_json().as_bytes()).to_json()
+                        }
+                        Err(unread) => unreadable(unread),
+                    };
+                    write_detected(&mut self.output, Detected::DeadLetter(dead.as_bytes()));
                 }
             }
         }

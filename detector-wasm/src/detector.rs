@@ -156,7 +156,10 @@ fn assess_event(detector: &Detector, state: &mut State, value: f64, timestamp_ms
         }
         value_score = Some(z.clamp(-MAX_SCORE, MAX_SCORE));
         value_part = Some(scaled);
-        band = Some((untransform(config, lo), untransform(config, hi)));
+        // The band is for rendering: only for a verdict that will be rendered (two `expm1` an event otherwise).
+        if want_band || value_anomaly || velocity_anomaly {
+            band = Some((untransform(config, lo), untransform(config, hi)));
+        }
     }
 
     let status = if !warm {

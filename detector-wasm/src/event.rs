@@ -565,9 +565,22 @@ pub struct EventBlob<'a> {
     attributes: &'a [u8],
 }
 
-impl<'a> EventBlob<'a> {
-    /// Reads and checks a blob written by [`Event::encode_into`].
-    pub fn read(bytes: &'a [u8]) -> Result<EventBlob<'a>, String> {
+/// What detecting needs of an event blob: its fixed-size head (version, flags, value, time), read without the
+/// strings and attributes after it, which [`EventBlob::read`] reads and checks only for a verdict that is rendered.
+pub struct EventHead {
+    pub value: f64,
+    pub timestamp_ms: Option<i64>,
+    /// Whether the event carries a label, and whether it marks an anomaly.
+    pub label: Option<bool>,
+    flags: u8,
+}
+
+impl EventHead {
+    /// Bytes of the head: u8 version, u8 flags, f64 value, i64 timestamp.
+    const LEN: usize = 18;
+
+    /// Reads the head of a blob written by [`Event::encode_into`].
+    pub fn read(bytes: &[u8]) -> Result<EventHead, String> {
         let mut r = crate::wire::Reader::new(bytes);
         let version = r.u8()?;
         if version != EVENT_BLOB_VERSION {
@@ -576,11 +589,21 @@ impl<'a> EventBlob<'a> {
         let flags = r.u8()?;
         let value = r.f64()?;
         let ts = r.i64()?;
+        Ok(EventHead { value, timestamp_ms: (flags & 1 != 0).then_some(ts), label: (flags & 2 != 0).then_some(flags & 4 != 0), flags })
+    }
+}
+
+impl<'a> EventBlob<'a> {
+    /// Reads and checks a blob written by [`Event::encode_into`].
+    pub fn read(bytes: &'a [u8]) -> Result<EventBlob<'a>, String> {
+        let head = EventHead::read(bytes)?;
+        let (value, flags) = (head.value, head.flags);
+        let mut r = crate::wire::Reader::new(&bytes[EventHead::LEN..]);
         let key = get_str(&mut r)?;
         let event_id = get_str(&mut r)?;
         let label = if flags & 2 != 0 { Some((flags & 4 != 0, get_str(&mut r)?)) } else { None };
         let attribute_count = r.u8()?;
-        let attributes = &bytes[r.position()..];
+        let attributes = &bytes[EventHead::LEN + r.position()..];
         let mut rest = crate::wire::Reader::new(attributes);
         for _ in 0..attribute_count {
             get_attribute(&mut rest)?;
@@ -588,7 +611,7 @@ impl<'a> EventBlob<'a> {
         if !rest.is_empty() {
             return Err("event blob has trailing bytes".into());
         }
-        Ok(EventBlob { key, event_id, value, timestamp_ms: (flags & 1 != 0).then_some(ts), label, attribute_count, attributes })
+        Ok(EventBlob { key, event_id, value, timestamp_ms: head.timestamp_ms, label, attribute_count, attributes })
     }
 
     /// The owned event.

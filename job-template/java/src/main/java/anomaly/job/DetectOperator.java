@@ -171,7 +171,8 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
     private void emit(int i) throws Exception {
         NativeKernel.DetectResult result = results[i];
         if (result.deadLetter) {
-            // The key's state was written by a newer kernel; it is kept for a kernel that can read it.
+            // The key's state was written by a newer kernel (it is kept for a kernel that can read it), or the event
+            // blob could not be read: either way the state stays as it was.
             kernelErrors.inc();
             output.collect(DeadLetters.TAG, stamped(i, result.payload));
             return;

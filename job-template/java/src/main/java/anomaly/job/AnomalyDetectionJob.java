@@ -23,6 +23,7 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMap
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.table.api.TableDescriptor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,10 +53,10 @@ public final class AnomalyDetectionJob {
     static final TypeInformation<Tuple2<String, byte[]>> PARSED_TYPE =
             Types.TUPLE(Types.STRING, PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
 
-    /** Makes the keyed detect operator; tests swap in variants. */
+    /** Makes the keyed detect operator ({@link DetectOperator}); tests swap in variants. */
     @FunctionalInterface
     public interface DetectFactory {
-        DetectOperator create(KernelSource kernel, byte[] configJson, JobSettings settings);
+        OneInputStreamOperator<Tuple2<String, byte[]>, byte[]> create(KernelSource kernel, byte[] configJson, JobSettings settings);
     }
 
     private final RecordSource source;

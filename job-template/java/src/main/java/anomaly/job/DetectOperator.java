@@ -66,9 +66,13 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
         this(kernelSource, configJson, settings.stateTtl, settings.parseBatchSize, settings.parseFlushIntervalMs);
     }
 
-    @Override
-    public void open() throws Exception {
-        super.open();
+    /**
+     * The key's state as every release of the job has declared it (name, type, TTL): a savepoint restores only into
+     * the same declaration.
+     *
+     * @param stateTtl how long an idle key's state is kept; zero keeps it forever
+     */
+    static ValueStateDescriptor<byte[]> stateDescriptor(Duration stateTtl) {
         ValueStateDescriptor<byte[]> descriptor =
                 new ValueStateDescriptor<>(STATE_NAME, PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
         if (!stateTtl.isZero()) {
@@ -83,7 +87,13 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
                     .cleanupIncrementally(1, false)
                     .build());
         }
-        state = getPartitionedState(descriptor);
+        return descriptor;
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        state = getPartitionedState(stateDescriptor(stateTtl));
         LOG.info("kernel for detection: {}", kernel.describe());
         keys = new Object[batchSize];
         states = new byte[batchSize][];

@@ -40,34 +40,52 @@ public final class UpgradeHarness {
         int expected = Integer.parseInt(args[4]);
         String savepoint = args[5];
 
+        Configuration config = clusterConfig();
+        PackagedProgram program =
+                PackagedProgram.newBuilder().setJarFile(jar.toFile()).setArguments("--properties", properties.toString()).setConfiguration(config).build();
+        JobGraph graph = PackagedProgramUtils.createJobGraph(program, config, 2, false);
+        String path = runUntil(graph, config, anomalies, expected, mode.equals("restore") ? savepoint : null, savepoint);
+        if (path != null) {
+            System.out.println("savepoint: " + path);
+        }
+        System.out.println("committed anomalies: " + CommittedLines.count(anomalies));
+    }
+
+    /** A MiniCluster's configuration as on Managed Flink where it matters here: RocksDB state, frequent checkpoints. */
+    static Configuration clusterConfig() {
         Configuration config = new Configuration();
         // Any free port: suites of both Flink versions (and other tests on the machine) run side by side.
         config.set(RestOptions.BIND_PORT, "0");
         config.setString("state.backend.type", "rocksdb");
         config.setString("execution.checkpointing.interval", "500 ms");
+        return config;
+    }
+
+    /**
+     * Runs {@code graph} on a MiniCluster of {@code config}, restored from {@code restoreFrom} when it is not null (no
+     * state may be left behind), until {@code expected} anomalies are committed under {@code anomalies}; then cancels
+     * it after a restore, else stops it with a canonical savepoint under {@code savepointDir} and returns its path.
+     */
+    static String runUntil(JobGraph graph, Configuration config, Path anomalies, int expected, String restoreFrom, String savepointDir)
+            throws Exception {
         MiniClusterConfiguration cluster =
                 new MiniClusterConfiguration.Builder().setConfiguration(config).setNumTaskManagers(1).setNumSlotsPerTaskManager(4).build();
         try (MiniCluster miniCluster = new MiniCluster(cluster)) {
             miniCluster.start();
-            PackagedProgram program =
-                    PackagedProgram.newBuilder().setJarFile(jar.toFile()).setArguments("--properties", properties.toString()).setConfiguration(config).build();
-            JobGraph graph = PackagedProgramUtils.createJobGraph(program, config, 2, false);
-            if (mode.equals("restore")) {
+            if (restoreFrom != null) {
                 // allowNonRestoredState = false: every operator's state in the savepoint must find its operator.
-                graph.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
+                graph.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(restoreFrom, false));
             }
             JobID id = miniCluster.submitJob(graph).get().getJobID();
             CommittedLines.await(anomalies, expected, 240_000, () -> {
                 JobStatus status = miniCluster.getJobStatus(id).get();
                 return status.isGloballyTerminalState() ? "the job ended (" + status + ")" : null;
             });
-            if (mode.equals("savepoint")) {
-                String path = miniCluster.stopWithSavepoint(id, savepoint, false, SavepointFormatType.CANONICAL).get();
-                System.out.println("savepoint: " + path);
-            } else {
-                miniCluster.cancelJob(id).get();
+            if (restoreFrom == null) {
+                return miniCluster.stopWithSavepoint(id, savepointDir, false, SavepointFormatType.CANONICAL).get();
             }
-            System.out.println("committed anomalies: " + CommittedLines.count(anomalies));
+            miniCluster.cancelJob(id).get();
+            return null;
         }
     }
 }

@@ -68,7 +68,9 @@ public final class FlinkThroughputBench {
 
     /**
      * The jobs compared; {@code -Dbench.jobs=wasm,java,wasm-unbatched} (through BENCH_JAVA_OPTS) picks others:
-     * {@code wasm-unbatched} is the job as shipped with one event per detect call (the job before batched detect).
+     * {@code wasm-unbatched} is the job as shipped with one event per detect call (the job before batched detect);
+     * {@code wasm-default} is the job with the kernel's default detector ({@code adaptive}, its 576-byte state, velocity
+     * and the population check on): what a user's job costs, not a like-for-like comparison with the Java job.
      */
     private static final String[] JOBS = System.getProperty("bench.jobs", "wasm,java,wasm-no-ttl").split(",");
     private static final String[] BACKENDS = {"heap", "rocksdb"};
@@ -194,6 +196,9 @@ public final class FlinkThroughputBench {
         RecordSource source = Connectors.fileSource(events, (int) Connectors.DEFAULT_MAX_LINE_BYTES, null);
         if (which.startsWith("wasm")) {
             AnomalyDetectionJob.Builder job = wasmJob(source, which.equals("wasm-no-ttl"), records -> count(records));
+            if (which.equals("wasm-default")) {
+                job.detectorConfig(Map.of());
+            }
             if (which.equals("wasm-unbatched")) {
                 job.detect((kernel, config, settings) -> new DetectOperator(kernel, config, settings.stateTtl, 1, settings.parseFlushIntervalMs));
             }

@@ -572,7 +572,6 @@ pub struct EventHead {
     pub timestamp_ms: Option<i64>,
     /// Whether the event carries a label, and whether it marks an anomaly.
     pub label: Option<bool>,
-    flags: u8,
 }
 
 impl EventHead {
@@ -589,7 +588,7 @@ impl EventHead {
         let flags = r.u8()?;
         let value = r.f64()?;
         let ts = r.i64()?;
-        Ok(EventHead { value, timestamp_ms: (flags & 1 != 0).then_some(ts), label: (flags & 2 != 0).then_some(flags & 4 != 0), flags })
+        Ok(EventHead { value, timestamp_ms: (flags & 1 != 0).then_some(ts), label: (flags & 2 != 0).then_some(flags & 4 != 0) })
     }
 }
 
@@ -597,11 +596,13 @@ impl<'a> EventBlob<'a> {
     /// Reads and checks a blob written by [`Event::encode_into`].
     pub fn read(bytes: &'a [u8]) -> Result<EventBlob<'a>, String> {
         let head = EventHead::read(bytes)?;
-        let (value, flags) = (head.value, head.flags);
         let mut r = crate::wire::Reader::new(&bytes[EventHead::LEN..]);
         let key = get_str(&mut r)?;
         let event_id = get_str(&mut r)?;
-        let label = if flags & 2 != 0 { Some((flags & 4 != 0, get_str(&mut r)?)) } else { None };
+        let label = match head.label {
+            Some(positive) => Some((positive, get_str(&mut r)?)),
+            None => None,
+        };
         let attribute_count = r.u8()?;
         let attributes = &bytes[EventHead::LEN + r.position()..];
         let mut rest = crate::wire::Reader::new(attributes);
@@ -611,7 +612,7 @@ impl<'a> EventBlob<'a> {
         if !rest.is_empty() {
             return Err("event blob has trailing bytes".into());
         }
-        Ok(EventBlob { key, event_id, value, timestamp_ms: head.timestamp_ms, label, attribute_count, attributes })
+        Ok(EventBlob { key, event_id, value: head.value, timestamp_ms: head.timestamp_ms, label, attribute_count, attributes })
     }
 
     /// The owned event.

@@ -152,8 +152,8 @@ fn scalar(s: &[u8], i: usize) -> Option<(Scalar<'_>, usize)> {
 /// What serde_json makes of the two shapes nearly every event's numbers have, computed the way it computes them
 /// (serde_json 1.0 without `float_roundtrip`, the build's configuration), so the value is bit-for-bit the same:
 /// an integer of at most 18 digits (timestamps, counts; `-0` is the float -0.0) and a decimal `int.frac` of at
-/// most 19 digits in all and 22 after the point (amounts, metrics), whose value is the digits as one integer,
-/// converted to f64 and divided by the exact power of ten. `None` for every other token (exponents, more digits,
+/// most 19 digits in all (amounts, metrics), whose value is the digits as one integer (below 10^19: it fits a u64),
+/// converted to f64 and divided by the power of ten, exact in f64 for the at most 18 digits after the point. `None` for every other token (exponents, more digits,
 /// a leading zero, anything malformed): serde_json reads it.
 #[inline(always)]
 fn plain_number(token: &[u8], negative: bool, int_digits: usize, int_value: u64) -> Option<Scalar<'static>> {
@@ -178,15 +178,13 @@ fn plain_number(token: &[u8], negative: bool, int_digits: usize, int_value: u64)
     if frac_digits == 0 || int_end + 1 + frac_digits != token.len() || int_digits + frac_digits > 19 {
         return None;
     }
-    let scale = *EXACT_POW10.get(frac_digits)?;
-    let significand = int_value.checked_mul(POW10_U64[frac_digits.min(19)])?.checked_add(frac_value)?;
-    let f = significand as f64 / scale;
+    let significand = int_value * POW10_U64[frac_digits] + frac_value;
+    let f = significand as f64 / EXACT_POW10[frac_digits];
     Some(Scalar::Float(if negative { -f } else { f }))
 }
 
-/// 10^0 ..= 10^22, every one exactly representable in f64 (serde_json's own table holds the same values).
-const EXACT_POW10: [f64; 23] =
-    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+/// 10^0 ..= 10^18, every one exactly representable in f64 (serde_json's own table holds the same values).
+const EXACT_POW10: [f64; 19] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18];
 
 /// 10^0 ..= 10^19 as integers.
 const POW10_U64: [u64; 20] = {
@@ -273,8 +271,8 @@ mod tests {
                 "99999999999999999999", "1234567890000", "1700000000", "2.5e-3", "1e400", "true", "false", "null",
             ])
             .prop_map(str::to_string),
-            // Numbers of every length around the fast path's limits (18 integer digits, 19 in all, 22 after
-            // the point), with and without a sign, a leading zero or a fraction.
+            // Numbers of every length around the fast path's limits (18 integer digits, 19 in all), with and
+            // without a sign, a leading zero or a fraction.
             3 => "-?(0|[1-9][0-9]{0,20}|0[0-9]{1,3})(\\.[0-9]{0,24})?",
             1 => prop::sample::select(vec!["01", "1.", "-", "1e", "tru", "nul", "[1,2]", "{\"a\":1}", "-.5", "1.5e3", "1.2.3", "-0.0"]).prop_map(str::to_string),
             1 => "[a-z0-9 \\\\\"é\u{1}-]{0,8}".prop_map(|s| format!("\"{s}\"")),

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -83,6 +84,11 @@ public final class FlinkThroughputBench {
         int rounds = Integer.parseInt(args[2]);
         int latencySeconds = Integer.parseInt(args[3]);
         Path work = Paths.get(args[4]);
+        List<String> jobs = Arrays.asList(JOBS);
+        if (latencySeconds > 0 && !jobs.contains("wasm")) {
+            throw new IllegalArgumentException("the latency run measures the wasm job at half its RocksDB rate: add wasm to "
+                    + "-Dbench.jobs (now " + String.join(",", JOBS) + "), or pass 0 as LATENCY_SECONDS");
+        }
         long lines = Files.lines(Paths.get(events)).count();
 
         Configuration config = new Configuration();
@@ -124,8 +130,9 @@ public final class FlinkThroughputBench {
                     report(name, median.get(name), lines);
                 }
             }
+            // Ratios are taken against the Java job; a run without it (e.g. under a profiler) reports each job alone.
             for (String job : JOBS) {
-                if (!job.startsWith("wasm")) {
+                if (!job.startsWith("wasm") || !jobs.contains("java")) {
                     continue;
                 }
                 for (String backend : new String[] {"rocksdb", "heap"}) {

@@ -33,4 +33,5 @@ javac --release 11 -encoding UTF-8 -Xlint:all -Xlint:-serial -Xlint:-processing 
 
 echo "running (a warm-up pass each, then $rounds measured rounds) ..." >&2
 java -Xmx2g ${BENCH_JAVA_OPTS:-} -Djava.io.tmpdir="$out" -cp "$flink_home/lib/*:$jar:$out/classes" \
-    anomaly.job.FlinkThroughputBench "$input" "$parallelism" "$rounds" "$latency_seconds" "$out/work" 2> "$out/bench.log"
+    anomaly.job.FlinkThroughputBench "$input" "$parallelism" "$rounds" "$latency_seconds" "$out/work" 2> "$out/bench.log" \
+    || { rc=$?; echo "the benchmark failed (exit $rc); the end of $out/bench.log:" >&2; tail -n 5 "$out/bench.log" >&2; exit "$rc"; }

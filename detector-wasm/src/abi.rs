@@ -13,7 +13,7 @@
 //! | export                            | returns                                                                   |
 //! |-----------------------------------|---------------------------------------------------------------------------|
 //! | `abi_version() -> u32`            | [`ABI_VERSION`]; a host refuses a kernel whose version it does not know   |
-//! | `state_size() -> u32`             | most bytes of state per key ([`crate::state::STATE_SIZE`]; `zscore` and `ewma` write 128) |
+//! | `state_size() -> u32`             | most bytes of state per key ([`crate::state::STATE_SIZE`]; `zscore` and `ewma` write 128, or 40 without `velocity`) |
 //! | `input_reserve(len) -> ptr`       | the input buffer, at least `len` bytes                                    |
 //! | `output_ptr() -> ptr`, `output_len() -> u32` | the last answer                                                |
 //! | `kernel_info() -> i32`            | 0; output = JSON `{"abiVersion","stateSize","stateVersion","kernelVersion","detectors","configKeys"}` |

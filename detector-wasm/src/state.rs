@@ -53,17 +53,30 @@
 //! | 336    | f32 × 48  | time-of-day profile, half-hour bins (UTC)                               |
 //! | 528    | u8 × 48   | visits per bin (saturating)                                             |
 //!
-//! [`STATE_SIZE`] = 576 bytes, the most any detector writes. A newer kernel reads every older version (see
+//! [`STATE_SIZE`] = 576 bytes, the most any detector writes.
+//!
+//! `zscore` and `ewma` with `velocity = false` read nothing of the time fields (offsets 40 to 127: they serve the
+//! velocity check alone), so they write format version 3: the first [`COMPACT_STATE_SIZE`] = 40 bytes of the layout
+//! above (version byte 3, model 1 or 2), nothing after. Every state is still fixed-size for a given configuration:
+//! 40 bytes for `zscore`/`ewma` without velocity, 128 with it, 576 for `adaptive`. Turning velocity on for a key
+//! stored in format 3 starts its time history afresh (the velocity check warms up again over `min_events` gaps);
+//! turning it off drops that history on the key's next event.
+//!
+//! A newer kernel reads every older version (see
 //! [`State::decode`]), converting between detectors when the configuration changed; state written by a newer kernel
 //! than this one is refused rather than misread.
 
 use crate::config::{Config, DetectorKind, VELOCITY_RING};
 use std::fmt;
 
-/// The newest state format this kernel writes (version 1 for `zscore` and `ewma`, 2 for `adaptive`).
-pub const STATE_VERSION: u8 = 2;
-/// Bytes of state per key for `zscore` and `ewma` (format version 1).
+/// The newest state format this kernel writes (version 1 for `zscore` and `ewma` with velocity, 2 for `adaptive`, 3
+/// for `zscore` and `ewma` without velocity).
+pub const STATE_VERSION: u8 = 3;
+/// Bytes of state per key for `zscore` and `ewma` with `velocity` (format version 1).
 pub const CLASSIC_STATE_SIZE: usize = 128;
+/// Bytes of state per key for `zscore` and `ewma` without `velocity` (format version 3: format 1 without its time
+/// fields).
+pub const COMPACT_STATE_SIZE: usize = 40;
 /// Bytes of state per key for `adaptive` (format version 2): the most any detector writes.
 pub const STATE_SIZE: usize = 576;
 /// Half-hour bins of the `adaptive` time-of-day profile.
@@ -282,6 +295,10 @@ pub struct State {
     pub ring: [i64; VELOCITY_RING],
     /// The `adaptive` detector's extension (default for `zscore` and `ewma`).
     pub adaptive: Adaptive,
+    /// Whether [`State::encode_into`] keeps the time fields (`last_ts_ms` to `ring`) for `zscore` and `ewma`: format 1
+    /// when set, the compact format 3 when not. Set from the configuration's `velocity` by [`State::decode_into`];
+    /// `adaptive` always keeps them (it reads the gaps).
+    pub keep_time: bool,
 }
 
 impl Default for State {
@@ -329,6 +346,7 @@ impl State {
             ring_next: 0,
             ring: [0; VELOCITY_RING],
             adaptive: Adaptive::default(),
+            keep_time: true,
         }
     }
 
@@ -345,6 +363,7 @@ impl State {
     pub fn decode_into(&mut self, bytes: &[u8], config: &Config) -> Result<(), StateError> {
         let model = config.detector;
         self.reset(model);
+        self.keep_time = config.velocity || model == DetectorKind::Adaptive;
         if bytes.is_empty() {
             return Ok(());
         }
@@ -355,33 +374,36 @@ impl State {
         let (expected_size, models): (usize, &[(u8, DetectorKind)]) = match version {
             1 => (CLASSIC_STATE_SIZE, &[(1, DetectorKind::Zscore), (2, DetectorKind::Ewma)]),
             2 => (STATE_SIZE, &[(3, DetectorKind::Adaptive)]),
+            3 => (COMPACT_STATE_SIZE, &[(1, DetectorKind::Zscore), (2, DetectorKind::Ewma)]),
             other => return Err(StateError::Corrupt { reason: format!("unknown format version {other}") }),
         };
         if bytes.len() != expected_size {
             return Err(StateError::Corrupt { reason: format!("{} bytes, expected {expected_size} for format {version}", bytes.len()) });
         }
-        // Fixed-size views: the offsets below are then checked at compile time, not per field.
-        let header: &[u8; CLASSIC_STATE_SIZE] = bytes[..CLASSIC_STATE_SIZE].try_into().expect("length checked above");
-        let u32_at = |o: usize| u32::from_le_bytes(header[o..o + 4].try_into().expect("4 bytes"));
-        let u64_at = |o: usize| u64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
-        let f64_at = |o: usize| f64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
         let Some(&(_, stored_model)) = models.iter().find(|(code, _)| *code == bytes[1]) else {
             return Err(StateError::Corrupt { reason: format!("unknown value model {} for format {version}", bytes[1]) });
         };
-        for (i, slot) in self.ring.iter_mut().enumerate() {
-            *slot = u64_at(64 + 8 * i) as i64;
-        }
+        // Fixed-size views: the offsets below are then checked at compile time, not per field.
+        let head: &[u8; COMPACT_STATE_SIZE] = bytes[..COMPACT_STATE_SIZE].try_into().expect("length checked above");
+        let u32_at = |o: usize| u32::from_le_bytes(head[o..o + 4].try_into().expect("4 bytes"));
+        let u64_at = |o: usize| u64::from_le_bytes(head[o..o + 8].try_into().expect("8 bytes"));
         self.model = stored_model;
         self.consecutive_anomalies = u32_at(4);
         self.n = u64_at(8);
         self.seen = u64_at(16);
-        self.mean = f64_at(24);
-        self.spread = f64_at(32);
-        self.last_ts_ms = u64_at(40) as i64;
-        self.gap_mean_secs = f64_at(48);
-        self.gaps = u32_at(56);
-        self.ring_len = bytes[60];
-        self.ring_next = bytes[61];
+        self.mean = f64::from_bits(u64_at(24));
+        self.spread = f64::from_bits(u64_at(32));
+        if let Ok(header) = <&[u8; CLASSIC_STATE_SIZE]>::try_from(&bytes[..CLASSIC_STATE_SIZE.min(bytes.len())]) {
+            let u64_at = |o: usize| u64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
+            for (i, slot) in self.ring.iter_mut().enumerate() {
+                *slot = u64_at(64 + 8 * i) as i64;
+            }
+            self.last_ts_ms = u64_at(40) as i64;
+            self.gap_mean_secs = f64::from_bits(u64_at(48));
+            self.gaps = u32::from_le_bytes(header[56..60].try_into().expect("4 bytes"));
+            self.ring_len = header[60];
+            self.ring_next = header[61];
+        }
         if let Ok(full) = <&[u8; STATE_SIZE]>::try_from(bytes) {
             self.adaptive.decode_from(full);
         }
@@ -420,13 +442,20 @@ impl State {
 
     /// The number of bytes [`State::encode_into`] writes.
     pub fn encoded_len(&self) -> usize {
-        if self.model == DetectorKind::Adaptive { STATE_SIZE } else { CLASSIC_STATE_SIZE }
+        match self.model {
+            DetectorKind::Adaptive => STATE_SIZE,
+            _ if self.keep_time => CLASSIC_STATE_SIZE,
+            _ => COMPACT_STATE_SIZE,
+        }
     }
 
-    /// Appends this state's bytes to `out`: [`CLASSIC_STATE_SIZE`] for `zscore` and `ewma`, [`STATE_SIZE`] for
+    /// Appends this state's bytes to `out`: [`CLASSIC_STATE_SIZE`] for `zscore` and `ewma` (format 1), or
+    /// [`COMPACT_STATE_SIZE`] without their time fields (format 3, [`State::keep_time`] unset), [`STATE_SIZE`] for
     /// `adaptive`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let (version, model) = match self.model {
+            DetectorKind::Zscore if !self.keep_time => (3, 1),
+            DetectorKind::Ewma if !self.keep_time => (3, 2),
             DetectorKind::Zscore => (1, 1),
             DetectorKind::Ewma => (1, 2),
             DetectorKind::Adaptive => (2, 3),
@@ -447,8 +476,9 @@ impl State {
         for (i, t) in self.ring.iter().enumerate() {
             b[64 + 8 * i..72 + 8 * i].copy_from_slice(&t.to_le_bytes());
         }
-        out.reserve(self.encoded_len());
-        out.extend_from_slice(&b);
+        let len = self.encoded_len();
+        out.reserve(len);
+        out.extend_from_slice(&b[..len.min(CLASSIC_STATE_SIZE)]);
         if self.model == DetectorKind::Adaptive {
             self.adaptive.encode_into(out);
         }
@@ -543,6 +573,90 @@ mod tests {
         assert!((e.variance() - s.variance()).abs() < 1e-12);
         let back = State::decode(&e.encode(), &cfg(DetectorKind::Zscore)).unwrap();
         assert!((back.variance() - s.variance()).abs() < 1e-12);
+    }
+
+    fn no_velocity(detector: DetectorKind) -> Config {
+        Config { detector, velocity: false, ..Config::default() }
+    }
+
+    #[test]
+    fn classic_state_without_velocity_is_the_40_byte_head_of_format_1() {
+        for model in [DetectorKind::Zscore, DetectorKind::Ewma] {
+            let mut s = sample();
+            s.model = model;
+            let full = s.encode();
+            s.keep_time = false;
+            let compact = s.encode();
+            assert_eq!(compact.len(), COMPACT_STATE_SIZE);
+            assert_eq!(s.encoded_len(), COMPACT_STATE_SIZE);
+            assert_eq!(compact[0], 3);
+            assert_eq!(compact[1..], full[1..COMPACT_STATE_SIZE], "format 3 is format 1's head");
+            let back = State::decode(&compact, &no_velocity(model)).unwrap();
+            let mut expected = State::new(model);
+            (expected.consecutive_anomalies, expected.n, expected.seen) = (s.consecutive_anomalies, s.n, s.seen);
+            (expected.mean, expected.spread, expected.keep_time) = (s.mean, s.spread, false);
+            assert_eq!(back, expected, "the value baseline round-trips, the time fields start empty");
+        }
+    }
+
+    #[test]
+    fn turning_velocity_off_and_on_keeps_the_value_baseline() {
+        let s = sample();
+        // Format 1 (written with velocity) read without velocity: written back as format 3.
+        let off = State::decode(&s.encode(), &no_velocity(DetectorKind::Zscore)).unwrap();
+        assert!(!off.keep_time);
+        assert_eq!((off.n, off.mean, off.spread, off.seen), (s.n, s.mean, s.spread, s.seen));
+        let compact = off.encode();
+        assert_eq!(compact.len(), COMPACT_STATE_SIZE);
+        // And back on: format 1 again, the value baseline kept, no time history.
+        let on = State::decode(&compact, &cfg(DetectorKind::Zscore)).unwrap();
+        assert!(on.keep_time);
+        assert_eq!((on.n, on.mean, on.spread), (s.n, s.mean, s.spread));
+        assert_eq!((on.last_ts_ms, on.gaps, on.ring_len), (i64::MIN, 0, 0));
+        assert_eq!(on.encode().len(), CLASSIC_STATE_SIZE);
+        // Into another detector: ewma without velocity stays compact, adaptive takes its full format.
+        let ewma = State::decode(&compact, &no_velocity(DetectorKind::Ewma)).unwrap();
+        assert!((ewma.variance() - s.variance()).abs() < 1e-12);
+        assert_eq!(ewma.encode().len(), COMPACT_STATE_SIZE);
+        let adaptive = State::decode(&compact, &no_velocity(DetectorKind::Adaptive)).unwrap();
+        assert_eq!(adaptive.encode().len(), STATE_SIZE);
+    }
+
+    #[test]
+    fn compact_state_with_a_wrong_length_or_model_is_refused() {
+        let mut s = sample();
+        s.keep_time = false;
+        let compact = s.encode();
+        let mut long = compact.clone();
+        long.resize(CLASSIC_STATE_SIZE, 0);
+        let e = State::decode(&long, &no_velocity(DetectorKind::Zscore)).unwrap_err();
+        assert!(e.to_string().contains("expected 40 for format 3"), "{e}");
+        let mut adaptive = compact.clone();
+        adaptive[1] = 3;
+        assert!(matches!(State::decode(&adaptive, &no_velocity(DetectorKind::Zscore)), Err(StateError::Corrupt { .. })));
+        assert!(State::decode(&compact[..39], &no_velocity(DetectorKind::Zscore)).is_err());
+    }
+
+    #[test]
+    fn the_compact_format_changes_no_verdict() {
+        // The same stream, its state stored in format 3 (this kernel) and in format 1 (what kernels before format 3
+        // wrote for the same configuration), gives the same assessments.
+        use crate::detector::{Detector, detect_value};
+        for model in [DetectorKind::Zscore, DetectorKind::Ewma] {
+            let detector = Detector::new(Config { min_events: 5, ..no_velocity(model) });
+            let (mut compact, mut full) = (Vec::new(), Vec::new());
+            for i in 0..300u32 {
+                let x = if i % 37 == 0 { 5000.0 } else { 100.0 + f64::from(i % 7) * 3.0 };
+                let ts = Some(1_700_000_000_000 + i64::from(i) * 61_000);
+                let (a, b) = (detect_value(&detector, &compact, x, ts).unwrap(), detect_value(&detector, &full, x, ts).unwrap());
+                assert_eq!((a.1.score, a.1.value_anomaly, a.1.status), (b.1.score, b.1.value_anomaly, b.1.status), "event {i}");
+                compact = a.0.encode();
+                let mut old = b.0;
+                old.keep_time = true;
+                full = old.encode();
+                assert_eq!((compact.len(), full.len()), (COMPACT_STATE_SIZE, CLASSIC_STATE_SIZE));
+            }
+        }
     }
 
     #[test]

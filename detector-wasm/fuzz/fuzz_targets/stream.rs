@@ -10,13 +10,15 @@ use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 
 /// Configurations that take different paths through the parser and the detectors.
-const CONFIGS: [&str; 6] = [
+const CONFIGS: [&str; 8] = [
     "{}",
     r#"{"log_transform":false,"allow_negative":true,"direction":"low","anomaly_update":"full","emit":"all"}"#,
     r#"{"detector":"zscore","min_events":2,"emit":"all"}"#,
     r#"{"detector":"ewma","direction":"both","anomaly_update":"full","emit":"all"}"#,
     r#"{"log_transform":false,"velocity":false,"min_events":2,"allow_negative":true,"timestamp_unit":"s"}"#,
     r#"{"key_field":"userId,merchantId","value_field":"amount","event_id_field":"","label_field":"","max_record_bytes":256,"anomaly_update":"skip","min_events":3}"#,
+    r#"{"detector":"zscore","velocity":false,"min_events":2,"emit":"all"}"#,
+    r#"{"detector":"ewma","velocity":false,"log_transform":false,"allow_negative":true,"direction":"both","emit":"all"}"#,
 ];
 
 fn configured(config: &str) -> abi::Kernel {
@@ -54,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
         let detected = call(&mut kernel, &request, 1, true);
         match wire::read_batch(&detected, 1, wire::read_detected).expect("detect answer must be readable")[0] {
             wire::Detected::Verdict { state, verdict, .. } => {
-                let size = if config.detector == detector_wasm::config::DetectorKind::Adaptive { detector_wasm::STATE_SIZE } else { detector_wasm::state::CLASSIC_STATE_SIZE };
+                let size = match (config.detector, config.velocity) {
+                    (detector_wasm::config::DetectorKind::Adaptive, _) => detector_wasm::STATE_SIZE,
+                    (_, true) => detector_wasm::state::CLASSIC_STATE_SIZE,
+                    (_, false) => detector_wasm::state::COMPACT_STATE_SIZE,
+                };
                 assert_eq!(state.len(), size);
                 if !verdict.is_empty() {
                     serde_json::from_slice::<serde_json::Value>(verdict).expect("a verdict is JSON");

@@ -79,6 +79,8 @@ pub const CLASSIC_STATE_SIZE: usize = 128;
 pub const COMPACT_STATE_SIZE: usize = 40;
 /// Bytes of state per key for `adaptive` (format version 2): the most any detector writes.
 pub const STATE_SIZE: usize = 576;
+/// The value models of formats 1 and 3 by their code (byte 1).
+const CLASSIC_MODELS: &[(u8, DetectorKind)] = &[(1, DetectorKind::Zscore), (2, DetectorKind::Ewma)];
 /// Half-hour bins of the `adaptive` time-of-day profile.
 pub const SEASON_BINS: usize = 48;
 
@@ -372,9 +374,9 @@ impl State {
             return Err(StateError::Newer { version });
         }
         let (expected_size, models): (usize, &[(u8, DetectorKind)]) = match version {
-            1 => (CLASSIC_STATE_SIZE, &[(1, DetectorKind::Zscore), (2, DetectorKind::Ewma)]),
+            1 => (CLASSIC_STATE_SIZE, CLASSIC_MODELS),
             2 => (STATE_SIZE, &[(3, DetectorKind::Adaptive)]),
-            3 => (COMPACT_STATE_SIZE, &[(1, DetectorKind::Zscore), (2, DetectorKind::Ewma)]),
+            3 => (COMPACT_STATE_SIZE, CLASSIC_MODELS),
             other => return Err(StateError::Corrupt { reason: format!("unknown format version {other}") }),
         };
         if bytes.len() != expected_size {
@@ -384,7 +386,7 @@ impl State {
             return Err(StateError::Corrupt { reason: format!("unknown value model {} for format {version}", bytes[1]) });
         };
         // Fixed-size views: the offsets below are then checked at compile time, not per field.
-        let head: &[u8; COMPACT_STATE_SIZE] = bytes[..COMPACT_STATE_SIZE].try_into().expect("length checked above");
+        let head: &[u8; COMPACT_STATE_SIZE] = bytes.first_chunk().expect("length checked above");
         let u32_at = |o: usize| u32::from_le_bytes(head[o..o + 4].try_into().expect("4 bytes"));
         let u64_at = |o: usize| u64::from_le_bytes(head[o..o + 8].try_into().expect("8 bytes"));
         self.model = stored_model;
@@ -393,7 +395,8 @@ impl State {
         self.seen = u64_at(16);
         self.mean = f64::from_bits(u64_at(24));
         self.spread = f64::from_bits(u64_at(32));
-        if let Ok(header) = <&[u8; CLASSIC_STATE_SIZE]>::try_from(&bytes[..CLASSIC_STATE_SIZE.min(bytes.len())]) {
+        // Formats 1 and 2 carry the time fields; format 3 leaves them as a new key's.
+        if let Some(header) = bytes.first_chunk::<CLASSIC_STATE_SIZE>() {
             let u64_at = |o: usize| u64::from_le_bytes(header[o..o + 8].try_into().expect("8 bytes"));
             for (i, slot) in self.ring.iter_mut().enumerate() {
                 *slot = u64_at(64 + 8 * i) as i64;
@@ -440,25 +443,29 @@ impl State {
         }
     }
 
+    /// The format version [`State::encode_into`] writes, and its size.
+    fn format(&self) -> (u8, usize) {
+        match self.model {
+            DetectorKind::Adaptive => (2, STATE_SIZE),
+            _ if self.keep_time => (1, CLASSIC_STATE_SIZE),
+            _ => (3, COMPACT_STATE_SIZE),
+        }
+    }
+
     /// The number of bytes [`State::encode_into`] writes.
     pub fn encoded_len(&self) -> usize {
-        match self.model {
-            DetectorKind::Adaptive => STATE_SIZE,
-            _ if self.keep_time => CLASSIC_STATE_SIZE,
-            _ => COMPACT_STATE_SIZE,
-        }
+        self.format().1
     }
 
     /// Appends this state's bytes to `out`: [`CLASSIC_STATE_SIZE`] for `zscore` and `ewma` (format 1), or
     /// [`COMPACT_STATE_SIZE`] without their time fields (format 3, [`State::keep_time`] unset), [`STATE_SIZE`] for
     /// `adaptive`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        let (version, model) = match self.model {
-            DetectorKind::Zscore if !self.keep_time => (3, 1),
-            DetectorKind::Ewma if !self.keep_time => (3, 2),
-            DetectorKind::Zscore => (1, 1),
-            DetectorKind::Ewma => (1, 2),
-            DetectorKind::Adaptive => (2, 3),
+        let (version, len) = self.format();
+        let model = match self.model {
+            DetectorKind::Zscore => 1,
+            DetectorKind::Ewma => 2,
+            DetectorKind::Adaptive => 3,
         };
         let mut b = [0u8; CLASSIC_STATE_SIZE];
         b[0] = version;
@@ -468,15 +475,16 @@ impl State {
         b[16..24].copy_from_slice(&self.seen.to_le_bytes());
         b[24..32].copy_from_slice(&self.mean.to_le_bytes());
         b[32..40].copy_from_slice(&self.spread.to_le_bytes());
-        b[40..48].copy_from_slice(&self.last_ts_ms.to_le_bytes());
-        b[48..56].copy_from_slice(&self.gap_mean_secs.to_le_bytes());
-        b[56..60].copy_from_slice(&self.gaps.to_le_bytes());
-        b[60] = self.ring_len;
-        b[61] = self.ring_next;
-        for (i, t) in self.ring.iter().enumerate() {
-            b[64 + 8 * i..72 + 8 * i].copy_from_slice(&t.to_le_bytes());
+        if len >= CLASSIC_STATE_SIZE {
+            b[40..48].copy_from_slice(&self.last_ts_ms.to_le_bytes());
+            b[48..56].copy_from_slice(&self.gap_mean_secs.to_le_bytes());
+            b[56..60].copy_from_slice(&self.gaps.to_le_bytes());
+            b[60] = self.ring_len;
+            b[61] = self.ring_next;
+            for (i, t) in self.ring.iter().enumerate() {
+                b[64 + 8 * i..72 + 8 * i].copy_from_slice(&t.to_le_bytes());
+            }
         }
-        let len = self.encoded_len();
         out.reserve(len);
         out.extend_from_slice(&b[..len.min(CLASSIC_STATE_SIZE)]);
         if self.model == DetectorKind::Adaptive {

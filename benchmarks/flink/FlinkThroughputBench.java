@@ -73,7 +73,8 @@ public final class FlinkThroughputBench {
      * {@code wasm-default} is the job with the kernel's default detector ({@code adaptive}, its 576-byte state, velocity
      * and the population check on): what a user's job costs, not a like-for-like comparison with the Java job;
      * {@code java-576} is the Java job with its state padded to 576 bytes (72 doubles, the first 3 used), which
-     * measures what the state's size alone costs on each backend.
+     * measures what the state's size alone costs on each backend; {@code wasm-no-cache} is the job as shipped with
+     * {@code job.state_cache_keys = 0} (every state read goes to the backend, as before the state cache).
      */
     private static final String[] JOBS = System.getProperty("bench.jobs", "wasm,java,wasm-no-ttl").split(",");
     private static final String[] BACKENDS = {"heap", "rocksdb"};
@@ -204,12 +205,12 @@ public final class FlinkThroughputBench {
         StreamExecutionEnvironment env = env(backend, parallelism, work);
         RecordSource source = Connectors.fileSource(events, (int) Connectors.DEFAULT_MAX_LINE_BYTES, null);
         if (which.startsWith("wasm")) {
-            AnomalyDetectionJob.Builder job = wasmJob(source, which.equals("wasm-no-ttl"), records -> count(records));
+            AnomalyDetectionJob.Builder job = wasmJob(source, jobSettings(which), records -> count(records));
             if (which.equals("wasm-default")) {
                 job.detectorConfig(Map.of());
             }
             if (which.equals("wasm-unbatched")) {
-                job.detect((kernel, config, settings) -> new DetectOperator(kernel, config, settings.stateTtl, 1, settings.parseFlushIntervalMs));
+                job.detect((kernel, config, settings) -> new DetectOperator(kernel, config, settings.stateTtl, 1, settings.parseFlushIntervalMs, settings.stateCacheKeys));
             }
             job.build().define(env);
         } else {
@@ -227,8 +228,20 @@ public final class FlinkThroughputBench {
         return new Result(millis, cpuMillis, anomalies == null ? 0 : anomalies);
     }
 
-    /** The WASM job as shipped (or with state kept forever), zscore with velocity off, anomalies to `anomalies`. */
-    private static AnomalyDetectionJob.Builder wasmJob(RecordSource source, boolean noTtl, java.util.function.Consumer<DataStream<byte[]>> anomalies) {
+    /** The `job` group of a WASM job: as shipped, or with state kept forever (`wasm-no-ttl`), or without the state cache (`wasm-no-cache`). */
+    private static Map<String, String> jobSettings(String which) {
+        switch (which) {
+            case "wasm-no-ttl":
+                return Map.of(JobSettings.STATE_TTL_HOURS, "0");
+            case "wasm-no-cache":
+                return Map.of(JobSettings.STATE_CACHE_KEYS, "0");
+            default:
+                return Map.of();
+        }
+    }
+
+    /** The WASM job with the `job` group `job`, zscore with velocity off, anomalies to `anomalies`. */
+    private static AnomalyDetectionJob.Builder wasmJob(RecordSource source, Map<String, String> job, java.util.function.Consumer<DataStream<byte[]>> anomalies) {
         Map<String, String> detector = new TreeMap<>();
         detector.put("detector", "zscore");
         detector.put("velocity", "false");
@@ -238,7 +251,6 @@ public final class FlinkThroughputBench {
         // The Java detector has no population check (a young key judged against the whole stream too): without this
         // line the WASM job found 5,274 anomalies against the Java job's 5,011 and did more work per event.
         detector.put("population_events", "0");
-        Map<String, String> job = noTtl ? Map.of(JobSettings.STATE_TTL_HOURS, "0") : Map.of();
         return AnomalyDetectionJob.builder()
                 .source(source)
                 .anomalies((records, name, tables) -> anomalies.accept(records))
@@ -260,7 +272,7 @@ public final class FlinkThroughputBench {
         long measureFrom = System.currentTimeMillis() + LATENCY_WARMUP_MS;
         RecordSource source = (e, tables) -> e.fromSource(generator,
                 WatermarkStrategy.<byte[]>noWatermarks().withTimestampAssigner((record, previous) -> System.currentTimeMillis()), "steady rate");
-        wasmJob(source, false, records -> records.process(new Latency(measureFrom)).sinkTo(new DiscardingSink<>())).build().define(env);
+        wasmJob(source, Map.of(), records -> records.process(new Latency(measureFrom)).sinkTo(new DiscardingSink<>())).build().define(env);
         JobExecutionResult result = miniCluster.executeJobBlocking(env.getStreamGraph().getJobGraph());
         TreeMap<Integer, Integer> histogram = result.getAccumulatorResult("latency-ms");
         long n = histogram.values().stream().mapToLong(Integer::longValue).sum();

@@ -37,6 +37,7 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
 
     private final Duration stateTtl;
     private final int batchSize;
+    private final int stateCacheKeys;
 
     private transient ValueState<byte[]> state;
     private transient Object[] keys;
@@ -49,21 +50,27 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
     private transient Counter kernelErrors;
     private transient Counter stateResets;
     private transient KernelTimer timer;
+    /** Null: {@code job.state_cache_keys = 0}, every read goes to the backend. */
+    private transient StateCache cache;
 
     /**
      * @param stateTtl how long an idle key's state is kept; zero keeps it forever
      * @param batchSize events detected per native call, at most ({@code job.parse_batch_size})
      * @param flushIntervalMs how long a partial batch waits, at most ({@code job.parse_flush_interval_ms})
+     * @param stateCacheKeys keys whose last written state is kept to save backend reads ({@code job.state_cache_keys},
+     *     see {@link StateCache}); zero: none
      */
-    public DetectOperator(KernelSource kernelSource, byte[] configJson, Duration stateTtl, int batchSize, long flushIntervalMs) {
+    public DetectOperator(KernelSource kernelSource, byte[] configJson, Duration stateTtl, int batchSize, long flushIntervalMs,
+            int stateCacheKeys) {
         super(kernelSource, configJson, flushIntervalMs);
         this.stateTtl = stateTtl;
         this.batchSize = batchSize;
+        this.stateCacheKeys = stateCacheKeys;
     }
 
-    /** The operator with the job's TTL, batch size and flush interval. */
+    /** The operator with the job's TTL, batch size, flush interval and state cache. */
     public DetectOperator(KernelSource kernelSource, byte[] configJson, JobSettings settings) {
-        this(kernelSource, configJson, settings.stateTtl, settings.parseBatchSize, settings.parseFlushIntervalMs);
+        this(kernelSource, configJson, settings.stateTtl, settings.parseBatchSize, settings.parseFlushIntervalMs, settings.stateCacheKeys);
     }
 
     /**
@@ -94,6 +101,8 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
     public void open() throws Exception {
         super.open();
         state = getPartitionedState(stateDescriptor(stateTtl));
+        // Empty at every open: Flink opens a new operator instance on every restore, failover and rescale.
+        cache = stateCacheKeys == 0 ? null : new StateCache(stateCacheKeys, stateTtl);
         LOG.info("kernel for detection: {}", kernel.describe());
         keys = new Object[batchSize];
         states = new byte[batchSize][];
@@ -109,6 +118,13 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
         kernelErrors = metrics.counter(JobMetrics.KERNEL_ERRORS);
         stateResets = metrics.counter(JobMetrics.STATE_RESETS);
         timer = metrics.gauge(JobMetrics.KERNEL_NANOS_PER_RECORD, new KernelTimer());
+        if (cache != null) {
+            StateCache c = cache;
+            metrics.gauge(JobMetrics.STATE_CACHE_HIT_PERCENT, () -> {
+                long reads = c.hits() + c.misses();
+                return reads == 0 ? 0.0 : 100.0 * c.hits() / reads;
+            });
+        }
     }
 
     @Override
@@ -203,11 +219,21 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
 
     /** The current key's kernel state, or null for a new key. */
     protected byte[] readState(Object key) throws Exception {
+        if (cache != null) {
+            byte[] cached = cache.get(key, stateTtl.isZero() ? 0L : System.currentTimeMillis());
+            if (cached != null) {
+                return cached;
+            }
+        }
         return state.value();
     }
 
     /** Stores the current key's new kernel state. */
     protected void writeState(Object key, byte[] newState) throws Exception {
+        if (cache != null) {
+            // The time before the backend's write: a TTL backend stamps the same write later, so never expires it first.
+            cache.put(key, newState, stateTtl.isZero() ? 0L : System.currentTimeMillis());
+        }
         state.update(newState);
     }
 }

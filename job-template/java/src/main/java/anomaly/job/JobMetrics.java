@@ -11,6 +11,7 @@ final class JobMetrics {
     static final String KERNEL_ERRORS = "kernelErrors";
     static final String STATE_RESETS = "stateResets";
     static final String KERNEL_NANOS_PER_RECORD = "kernelNanosPerRecord";
+    static final String STATE_CACHE_HIT_PERCENT = "stateCacheHitPercent";
 
     private JobMetrics() {}
 

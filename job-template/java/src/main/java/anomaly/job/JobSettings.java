@@ -17,8 +17,9 @@ public final class JobSettings implements Serializable {
     public static final String PARALLELISM = "parallelism";
     public static final String CHECKPOINT_INTERVAL_MS = "checkpoint_interval_ms";
     public static final String SIGNAL_TRAPS = "signal_traps";
+    public static final String STATE_CACHE_KEYS = "state_cache_keys";
     static final List<String> KEYS = Arrays.asList(STATE_TTL_HOURS, PARSE_BATCH_SIZE, PARSE_BATCH_BYTES, PARSE_FLUSH_INTERVAL_MS, PARALLELISM,
-            CHECKPOINT_INTERVAL_MS, SIGNAL_TRAPS);
+            CHECKPOINT_INTERVAL_MS, SIGNAL_TRAPS, STATE_CACHE_KEYS);
 
     /** Defaults; see the table in job-template/README.md. */
     static final long DEFAULT_STATE_TTL_HOURS = 720;
@@ -26,6 +27,7 @@ public final class JobSettings implements Serializable {
     static final long DEFAULT_PARSE_BATCH_BYTES = 4L << 20;
     static final long DEFAULT_PARSE_FLUSH_INTERVAL_MS = 200;
     static final long DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
+    static final int DEFAULT_STATE_CACHE_KEYS = 16_384;
 
     final Duration stateTtl;
     final int parseBatchSize;
@@ -37,9 +39,11 @@ public final class JobSettings implements Serializable {
     final Long checkpointIntervalMs;
     /** False: the kernel runs on the engine that installs no signal handler (see job-template/README.md). */
     final boolean signalTraps;
+    /** Keys per detect subtask whose last written state saves a backend read; 0: none ({@link StateCache}). */
+    final int stateCacheKeys;
 
     private JobSettings(Duration stateTtl, int parseBatchSize, long parseBatchBytes, long parseFlushIntervalMs, Integer parallelism,
-            Long checkpointIntervalMs, boolean signalTraps) {
+            Long checkpointIntervalMs, boolean signalTraps, int stateCacheKeys) {
         this.stateTtl = stateTtl;
         this.parseBatchSize = parseBatchSize;
         this.parseBatchBytes = parseBatchBytes;
@@ -47,6 +51,7 @@ public final class JobSettings implements Serializable {
         this.parallelism = parallelism;
         this.checkpointIntervalMs = checkpointIntervalMs;
         this.signalTraps = signalTraps;
+        this.stateCacheKeys = stateCacheKeys;
     }
 
     /** Reads the {@code job} group; every key is optional, unknown keys are refused. */
@@ -63,7 +68,8 @@ public final class JobSettings implements Serializable {
                 number(group, PARSE_FLUSH_INTERVAL_MS, DEFAULT_PARSE_FLUSH_INTERVAL_MS, 1),
                 group.containsKey(PARALLELISM) ? (int) number(group, PARALLELISM, 1, 1, 4096) : null,
                 group.containsKey(CHECKPOINT_INTERVAL_MS) ? number(group, CHECKPOINT_INTERVAL_MS, 0, 10) : null,
-                flag(group, SIGNAL_TRAPS, true));
+                flag(group, SIGNAL_TRAPS, true),
+                (int) number(group, STATE_CACHE_KEYS, DEFAULT_STATE_CACHE_KEYS, 0, 1 << 24));
     }
 
     /** Every default. */

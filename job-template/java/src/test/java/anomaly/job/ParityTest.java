@@ -43,6 +43,26 @@ class ParityTest {
     }
 
     /**
+     * On RocksDB, with a state cache smaller than the keys (512 slots for about 1,000 keys per subtask: keys keep
+     * evicting each other, so reads alternate between cache hits and the backend), every verdict is still packager run's: a read the cache answers
+     * gives the bytes the backend holds.
+     */
+    @Test
+    void job_on_rocksdb_with_a_small_state_cache_matches_the_reference(@TempDir Path dir) throws Exception {
+        TestSupport.Generated generated = TestSupport.generate(dir, "events", 40_000, KEYS, 11, 0.0);
+        Map<String, String> config = TestSupport.detectorConfig();
+
+        TestSupport.Reference reference = TestSupport.reference(config, generated.file, dir);
+        Path out = dir.resolve("job");
+        JobSettings settings = JobSettings.from(Map.of(JobSettings.CHECKPOINT_INTERVAL_MS, "1000", JobSettings.STATE_CACHE_KEYS, "512"));
+        TestSupport.fileJob(generated.file, out, config, settings).build().run(TestSupport.rocksDbEnv(2), "rocksdb-cache");
+
+        assertTrue(reference.anomalies.size() > 100, "the generated stream should raise many anomalies, got " + reference.anomalies.size());
+        TestSupport.assertSameMultiset(reference.anomalies, TestSupport.committedLines(out.resolve("anomalies")),
+                "anomalies of the job and packager run");
+    }
+
+    /**
      * With the kernel's defaults, the population check on: a new key's first purchases are also judged against every
      * value the subtask has seen, in the order it saw them. One subtask sees the file in order, as packager run does, so
      * the verdicts — the population's alarms ({@code stream_outlier}) included — are the same lines.

@@ -78,6 +78,7 @@ class PropertiesDocTest {
         expected.put("job." + JobSettings.PARSE_BATCH_SIZE, Integer.toString(JobSettings.DEFAULT_PARSE_BATCH_SIZE));
         expected.put("job." + JobSettings.PARSE_BATCH_BYTES, Long.toString(JobSettings.DEFAULT_PARSE_BATCH_BYTES));
         expected.put("job." + JobSettings.PARSE_FLUSH_INTERVAL_MS, Long.toString(JobSettings.DEFAULT_PARSE_FLUSH_INTERVAL_MS));
+        expected.put("job." + JobSettings.STATE_CACHE_KEYS, Integer.toString(JobSettings.DEFAULT_STATE_CACHE_KEYS));
 
         // The kernel itself says which keys it has and what they default to.
         JsonNode effective;

@@ -19,6 +19,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
@@ -63,6 +64,14 @@ final class TestSupport {
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
         return env;
+    }
+
+    /** {@link #env(int, int)} without restarts, on embedded RocksDB (the state backend Managed Flink runs). */
+    static StreamExecutionEnvironment rocksDbEnv(int parallelism) {
+        Configuration config = new Configuration();
+        config.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
+        config.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        return StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
     }
 
     /** The detector group the tests run with (strings, as Managed Flink stores them). */

@@ -5,6 +5,7 @@
 # test: it reports, it does not judge).
 #   benchmarks/scripts/flink-throughput.sh [EVENTS] [PARALLELISM] [ROUNDS] [LATENCY_SECONDS]
 #   defaults: 1000000 events, parallelism 2, 3 rounds, 40 s of latency measurement (0: none)
+#   BENCH_USERS=N: keys in the generated stream (default 10000); BENCH_JAVA_OPTS: extra JVM options (-Dbench.jobs=…)
 # Results and how to read them: benchmarks/flink.md.
 set -euo pipefail
 
@@ -20,11 +21,12 @@ out="$repo/target/flink-bench"
 rm -rf "$out/work"
 mkdir -p "$out/classes" "$out/work"
 
-echo "generating $events events ..." >&2
+echo "generating $events events over ${BENCH_USERS:-10000} keys ..." >&2
 packager="$("$repo/tests/debug-build.sh")/packager"
-input="$out/events-$events.jsonl"
+users="${BENCH_USERS:-10000}"
+input="$out/events-$events-users-$users.jsonl"
 if [[ ! -f "$input" ]]; then
-    "$packager" generate --seed 1 --users 10000 --events "$events" --output "$input"
+    "$packager" generate --seed 1 --users "$users" --events "$events" --output "$input"
 fi
 
 echo "compiling the benchmark ..." >&2

@@ -50,15 +50,15 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
     private transient Counter kernelErrors;
     private transient Counter stateResets;
     private transient KernelTimer timer;
-    /** Null: {@code job.state_cache_keys = 0}, every read goes to the backend. */
+    /** Null: {@code job.state_cache_keys = 0}, every read and write goes to the backend. */
     private transient StateCache cache;
 
     /**
      * @param stateTtl how long an idle key's state is kept; zero keeps it forever
      * @param batchSize events detected per native call, at most ({@code job.parse_batch_size})
      * @param flushIntervalMs how long a partial batch waits, at most ({@code job.parse_flush_interval_ms})
-     * @param stateCacheKeys keys whose last written state is kept to save backend reads ({@code job.state_cache_keys},
-     *     see {@link StateCache}); zero: none
+     * @param stateCacheKeys keys whose state is kept between checkpoints, saving backend reads and writes
+     *     ({@code job.state_cache_keys}, see {@link StateCache}); zero: none
      */
     public DetectOperator(KernelSource kernelSource, byte[] configJson, Duration stateTtl, int batchSize, long flushIntervalMs,
             int stateCacheKeys) {
@@ -217,10 +217,45 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
         }
     }
 
+    @Override
+    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+        // The batch first (its states go into the cache), then the cache into the backend: Flink snapshots it next.
+        super.prepareSnapshotPreBarrier(checkpointId);
+        writeBackCache();
+    }
+
+    @Override
+    public void finish() throws Exception {
+        flush();
+        writeBackCache();
+        super.finish();
+    }
+
+    /** Writes every state the cache holds that the backend does not have yet. */
+    private void writeBackCache() throws Exception {
+        if (cache != null) {
+            Object current = getCurrentKey();
+            cache.writeBack(now(), this::writeToBackend);
+            if (current != null) {
+                setCurrentKey(current);
+            }
+        }
+    }
+
+    private void writeToBackend(Object key, byte[] newState) throws Exception {
+        setCurrentKey(key);
+        state.update(newState);
+    }
+
+    /** The time the cache ages its entries by (only read when there is a TTL). */
+    private long now() {
+        return cache.ages() ? System.currentTimeMillis() : 0L;
+    }
+
     /** The current key's kernel state, or null for a new key. */
     protected byte[] readState(Object key) throws Exception {
         if (cache != null) {
-            byte[] cached = cache.get(key, stateTtl.isZero() ? 0L : System.currentTimeMillis());
+            byte[] cached = cache.get(key, now());
             if (cached != null) {
                 return cached;
             }
@@ -228,12 +263,10 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
         return state.value();
     }
 
-    /** Stores the current key's new kernel state. */
+    /** Stores the current key's new kernel state (in the cache, when there is one, until the next checkpoint). */
     protected void writeState(Object key, byte[] newState) throws Exception {
-        if (cache != null) {
-            // The time before the backend's write: a TTL backend stamps the same write later, so never expires it first.
-            cache.put(key, newState, stateTtl.isZero() ? 0L : System.currentTimeMillis());
+        if (cache == null || !cache.put(key, newState, now())) {
+            state.update(newState);
         }
-        state.update(newState);
     }
 }

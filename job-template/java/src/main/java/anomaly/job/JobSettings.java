@@ -39,7 +39,7 @@ public final class JobSettings implements Serializable {
     final Long checkpointIntervalMs;
     /** False: the kernel runs on the engine that installs no signal handler (see job-template/README.md). */
     final boolean signalTraps;
-    /** Keys per detect subtask whose last written state saves a backend read; 0: none ({@link StateCache}). */
+    /** Keys per detect subtask whose state is kept between checkpoints ({@link StateCache}); 0: none. */
     final int stateCacheKeys;
 
     private JobSettings(Duration stateTtl, int parseBatchSize, long parseBatchBytes, long parseFlushIntervalMs, Integer parallelism,

@@ -62,9 +62,9 @@ public final class FlinkThroughputBench {
     private static final double K = 3.0;
     private static final int MIN_EVENTS = 10;
     private static final double MIN_STDDEV = 0.05;
-    /** Both jobs checkpoint this often (Managed Flink: every 60 s; here a run lasts seconds). */
     /**
-     * Checkpoint interval; {@code -Dbench.checkpoint_ms=N} changes it. With the detect operator's state cache
+     * Both jobs checkpoint this often (Managed Flink: every 60 s; here a run lasts seconds);
+     * {@code -Dbench.checkpoint_ms=N} changes it. With the detect operator's state cache
      * (job.state_cache_keys) a key's state reaches the backend once per interval, so the events each key has per
      * interval decide what the cache saves: 5 s here is about 100 events per key in the run (1,000,000 events over
      * 10,000 keys in 2–4 s), far more than a card holder makes in Managed Flink's 60 s.
@@ -80,7 +80,7 @@ public final class FlinkThroughputBench {
      * and the population check on): what a user's job costs, not a like-for-like comparison with the Java job;
      * {@code java-576} is the Java job with its state padded to 576 bytes (72 doubles, the first 3 used), which
      * measures what the state's size alone costs on each backend; {@code wasm-no-cache} is the job as shipped with
-     * {@code job.state_cache_keys = 0} (every state read goes to the backend, as before the state cache).
+     * {@code job.state_cache_keys = 0} (every event reads and writes the backend, as before the state cache).
      */
     private static final String[] JOBS = System.getProperty("bench.jobs", "wasm,java,wasm-no-ttl").split(",");
     private static final String[] BACKENDS = {"heap", "rocksdb"};
@@ -234,7 +234,10 @@ public final class FlinkThroughputBench {
         return new Result(millis, cpuMillis, anomalies == null ? 0 : anomalies);
     }
 
-    /** The `job` group of a WASM job: as shipped, or with state kept forever (`wasm-no-ttl`), or without the state cache (`wasm-no-cache`). */
+    /**
+     * The `job` group of a WASM job: as shipped, or with state kept forever (`wasm-no-ttl`), or without the state
+     * cache (`wasm-no-cache`).
+     */
     private static Map<String, String> jobSettings(String which) {
         switch (which) {
             case "wasm-no-ttl":

@@ -218,17 +218,10 @@ public class DetectOperator extends KernelBatchOperator<Tuple2<String, byte[]>, 
     }
 
     @Override
-    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+    protected void flushForSnapshot() throws Exception {
         // The batch first (its states go into the cache), then the cache into the backend: Flink snapshots it next.
-        super.prepareSnapshotPreBarrier(checkpointId);
+        super.flushForSnapshot();
         writeBackCache();
-    }
-
-    @Override
-    public void finish() throws Exception {
-        flush();
-        writeBackCache();
-        super.finish();
     }
 
     /** Writes every state the cache holds that the backend does not have yet. */

@@ -90,9 +90,17 @@ abstract class KernelBatchOperator<IN, OUT> extends AbstractStreamOperator<OUT> 
         super.processWatermark(mark);
     }
 
+    /**
+     * Before every checkpoint barrier and at finish: flushes the buffer. A subclass that keeps more between calls
+     * than the buffer (the detect operator's state cache) writes it to Flink state here too.
+     */
+    protected void flushForSnapshot() throws Exception {
+        flush();
+    }
+
     @Override
     public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
-        flush();
+        flushForSnapshot();
         super.prepareSnapshotPreBarrier(checkpointId);
     }
 
@@ -103,7 +111,7 @@ abstract class KernelBatchOperator<IN, OUT> extends AbstractStreamOperator<OUT> 
 
     @Override
     public void finish() throws Exception {
-        flush();
+        flushForSnapshot();
         super.finish();
     }
 

@@ -4,8 +4,9 @@ import java.time.Duration;
 
 /**
  * The kernel state of recently seen keys, held by the detect operator between checkpoints: reads of those keys are
- * answered from it, and their writes reach the state backend once per checkpoint instead of once per event. On RocksDB (what Managed Flink runs) every read and write is a native call and
- * every write feeds the memtable, flushes and compactions: the largest costs of an event (benchmarks/flink.md).
+ * answered from it, and their writes reach the state backend once per checkpoint instead of once per event. On
+ * RocksDB (what Managed Flink runs) every read and write is a native call and every write feeds the memtable, flushes
+ * and compactions: the largest costs of an event (benchmarks/flink.md).
  *
  * <p>Direct-mapped: {@code slots} entries (a power of two), a key's slot from its hash; no allocation per access. A
  * slot holding another key's state that is not in the backend yet is not taken: the new state is written through to
@@ -15,7 +16,7 @@ import java.time.Duration;
  * interval keep their slots.
  *
  * <p>Exact, because: keyed state is private to the operator (nothing else reads or writes it while the job runs);
- * the operator writes every entry not yet in the backend ({@link #writeBack}) in {@code prepareSnapshotPreBarrier},
+ * the operator writes every entry not yet in the backend ({@link #writeBack}) before every checkpoint barrier,
  * before Flink snapshots the backend, so every checkpoint and savepoint holds exactly the states a write-through
  * operator would have left; Flink builds a new operator (so an empty cache) on every restore, failover and rescale,
  * and replays from the checkpoint, so what a failure loses from the cache is what the replay re-creates; and a key's

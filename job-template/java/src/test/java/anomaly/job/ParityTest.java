@@ -43,9 +43,9 @@ class ParityTest {
     }
 
     /**
-     * On RocksDB, with a state cache smaller than the keys (512 slots for about 1,000 keys per subtask: keys keep
-     * evicting each other, so reads alternate between cache hits and the backend), every verdict is still packager run's: a read the cache answers
-     * gives the bytes the backend holds.
+     * On RocksDB, with a state cache smaller than the keys (512 slots for about 1,000 keys per subtask: keys share
+     * slots, so reads alternate between the cache and the backend, and writes between the cache and the backend at
+     * once), every verdict is still packager run's: a read the cache answers gives the bytes the backend would.
      */
     @Test
     void job_on_rocksdb_with_a_small_state_cache_matches_the_reference(@TempDir Path dir) throws Exception {

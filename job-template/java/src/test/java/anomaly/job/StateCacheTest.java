@@ -42,7 +42,7 @@ class StateCacheTest {
         assertNull(cache.get("user002", 0));
         assertEquals(1, cache.hits());
         assertEquals(1, cache.misses());
-        assertEquals(List.of(), backend.log, "nothing reaches the backend before a write-back or an eviction");
+        assertEquals(List.of(), backend.log, "nothing reaches the backend before a write-back");
         assertEquals(1, cache.writeBack(0, backend));
         assertEquals(List.of("user001=2"), backend.log, "only the key's last state is written");
     }

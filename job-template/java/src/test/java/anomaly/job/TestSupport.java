@@ -54,6 +54,18 @@ final class TestSupport {
 
     /** A local MiniCluster environment at {@code parallelism}, with no restarts unless {@code restarts} > 0. */
     static StreamExecutionEnvironment env(int parallelism, int restarts) {
+        return StreamExecutionEnvironment.createLocalEnvironment(parallelism, config(restarts));
+    }
+
+    /** {@link #env(int, int)} without restarts, on embedded RocksDB (the state backend Managed Flink runs). */
+    static StreamExecutionEnvironment rocksDbEnv(int parallelism) {
+        Configuration config = config(0);
+        config.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        return StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
+    }
+
+    /** A MiniCluster's configuration with no restarts unless {@code restarts} > 0. */
+    private static Configuration config(int restarts) {
         Configuration config = new Configuration();
         if (restarts > 0) {
             config.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
@@ -62,16 +74,7 @@ final class TestSupport {
         } else {
             config.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         }
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
-        return env;
-    }
-
-    /** {@link #env(int, int)} without restarts, on embedded RocksDB (the state backend Managed Flink runs). */
-    static StreamExecutionEnvironment rocksDbEnv(int parallelism) {
-        Configuration config = new Configuration();
-        config.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
-        config.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        return StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
+        return config;
     }
 
     /** The detector group the tests run with (strings, as Managed Flink stores them). */
